@@ -1,0 +1,145 @@
+"""Settings, read once from the environment at cold start and validated.
+
+Everything below the handlers receives a :class:`Settings` value; nothing else
+calls ``os.getenv``. Each field documents its environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+class ConfigError(ValueError):
+    """A setting is missing or out of range: fail fast at start."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Limits and wiring. Defaults suit a 1 GB Lambda behind CloudFront."""
+
+    #: SOURCE_BUCKET: the S3 bucket holding source images ("" = local store).
+    source_bucket: str = ""
+    #: SOURCE_PREFIX: key prefix prepended to every ``id``.
+    source_prefix: str = ""
+    #: ANALYSIS_BUCKET: where analysis sidecars live.
+    analysis_bucket: str = ""
+    #: ANALYSIS_PREFIX: key prefix of sidecars in the analysis bucket.
+    analysis_prefix: str = "analysis/"
+    #: LOCAL_STORE: a folder used as the source store when no bucket is set.
+    local_store: str = ""
+    #: MAX_DIMENSION: largest ``w``/``h`` (after ``dpr``) a client may ask for.
+    max_dimension: int = 4096
+    #: MAX_DPR: largest device pixel ratio.
+    max_dpr: float = 4.0
+    #: MAX_SOURCE_BYTES: largest source object read.
+    max_source_bytes: int = 50 * 1024 * 1024
+    #: MAX_SOURCE_PIXELS: largest source width*height decoded.
+    max_source_pixels: int = 100_000_000
+    #: MAX_ANIMATION_FRAMES: frames an animation may have (only the first is used).
+    max_animation_frames: int = 1000
+    #: MAX_OUTPUT_BYTES: encoded output cap (Lambda's 6 MB counts base64).
+    max_output_bytes: int = 4_300_000
+    #: DEFAULT_QUALITY: JPEG/WebP quality when ``qlt`` is absent.
+    default_quality: int = 85
+    #: CACHE_CONTROL: Cache-Control of successful responses.
+    cache_control: str = "public, max-age=86400, immutable"
+    #: FALLBACK_CACHE_CONTROL: Cache-Control when a smart crop fell back to blind ratio.
+    fallback_cache_control: str = "public, max-age=300"
+    #: ENABLE_WEBP: answer with WebP when ``Accept`` allows it.
+    enable_webp: bool = True
+    #: SMARTCROP_ASPECT_RATIOS: ratios precomputed on upload.
+    smartcrop_aspect_ratios: tuple[float, ...] = (0.75, 1.0, 1.5, 1.78)
+    #: SIGNING_SECRET: HMAC key; empty disables signed URLs.
+    signing_secret: str = ""
+    #: ANALYSIS_TIME_BUDGET_MS: time allowed for on-the-fly analysis in ``c=7``.
+    analysis_time_budget_ms: int = 3000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        ratios_raw = env.get("SMARTCROP_ASPECT_RATIOS", "").strip()
+        ratios = cls.smartcrop_aspect_ratios
+        if ratios_raw:
+            try:
+                ratios = tuple(float(r) for r in ratios_raw.split(",") if r.strip())
+            except ValueError as exc:
+                raise ConfigError(f"SMARTCROP_ASPECT_RATIOS must be comma-separated numbers, got {ratios_raw!r}") from exc
+        settings = cls(
+            source_bucket=env.get("SOURCE_BUCKET", "").strip(),
+            source_prefix=env.get("SOURCE_PREFIX", ""),
+            analysis_bucket=env.get("ANALYSIS_BUCKET", "").strip(),
+            analysis_prefix=env.get("ANALYSIS_PREFIX", cls.analysis_prefix),
+            local_store=env.get("LOCAL_STORE", "").strip(),
+            max_dimension=_int(env, "MAX_DIMENSION", cls.max_dimension),
+            max_dpr=_float(env, "MAX_DPR", cls.max_dpr),
+            max_source_bytes=_int(env, "MAX_SOURCE_BYTES", cls.max_source_bytes),
+            max_source_pixels=_int(env, "MAX_SOURCE_PIXELS", cls.max_source_pixels),
+            max_animation_frames=_int(env, "MAX_ANIMATION_FRAMES", cls.max_animation_frames),
+            max_output_bytes=_int(env, "MAX_OUTPUT_BYTES", cls.max_output_bytes),
+            default_quality=_int(env, "DEFAULT_QUALITY", cls.default_quality),
+            cache_control=env.get("CACHE_CONTROL", "").strip() or cls.cache_control,
+            fallback_cache_control=env.get("FALLBACK_CACHE_CONTROL", "").strip() or cls.fallback_cache_control,
+            enable_webp=_bool(env, "ENABLE_WEBP", cls.enable_webp),
+            smartcrop_aspect_ratios=ratios,
+            signing_secret=env.get("SIGNING_SECRET", ""),
+            analysis_time_budget_ms=_int(env, "ANALYSIS_TIME_BUDGET_MS", cls.analysis_time_budget_ms),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` on any value that cannot work."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+                raise ConfigError(f"{f.name} must be positive, got {value}")
+        if not 1 <= self.default_quality <= 100:
+            raise ConfigError("DEFAULT_QUALITY must be within 1..100")
+        if self.max_dpr < 1:
+            raise ConfigError("MAX_DPR must be at least 1")
+        for r in self.smartcrop_aspect_ratios:
+            if not 0.75 <= r <= 1.8:
+                raise ConfigError(f"SMARTCROP_ASPECT_RATIOS: {r} is outside [0.75, 1.8]")
+        if self.source_prefix.startswith("/"):
+            raise ConfigError("SOURCE_PREFIX must not start with '/'")
+        if (
+            self.source_bucket
+            and self.source_bucket == self.analysis_bucket
+            and (not self.analysis_prefix or self.analysis_prefix.startswith(self.source_prefix))
+        ):
+            # Sidecars written under the watched prefix would trigger analysis of
+            # the analysis output: refuse the loop at start.
+            raise ConfigError("ANALYSIS_PREFIX lies under SOURCE_PREFIX in the same bucket: the trigger would loop")

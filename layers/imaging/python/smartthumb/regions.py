@@ -1,0 +1,38 @@
+"""Where a smart-ratio (``c=7``) crop gets its region of interest.
+
+The thumbnail path depends only on this small interface; the ONNX analysis
+(:mod:`smartthumb.analysis`) and the precomputed sidecars plug in behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from smartthumb.geometry import Box, Size
+from smartthumb.sources import SourceObject
+
+
+@dataclass(frozen=True, slots=True)
+class RegionHint:
+    """A region of interest in oriented source pixels, or ``None``.
+
+    ``origin`` says where it came from, for a response header and the logs:
+    ``sidecar`` (precomputed), ``computed`` (analysed now), ``none`` (nothing
+    salient found: blind ratio), ``fallback`` (analysis unavailable or over
+    its time budget: blind ratio, cached briefly).
+    """
+
+    box: Box | None
+    origin: str
+
+
+class RegionProvider(Protocol):
+    def region_for(self, source: SourceObject, size: Size, budget_ms: int) -> RegionHint: ...
+
+
+class NoRegionProvider:
+    """Always blind ratio: used where no analysis is configured."""
+
+    def region_for(self, source: SourceObject, size: Size, budget_ms: int) -> RegionHint:
+        return RegionHint(None, "fallback")

@@ -1,0 +1,141 @@
+"""Image sources behind one small interface: S3 and a local folder.
+
+Both read with a bounded stream (never trusting ``Content-Length`` alone) so a
+source over ``max_bytes`` costs at most ``max_bytes + 1`` bytes of memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from smartthumb.errors import SourceNotFound, SourceTooLarge, SourceUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class SourceObject:
+    """The bytes of one source image and what identifies this version."""
+
+    key: str
+    data: bytes
+    etag: str
+    content_type: str = ""
+
+
+class ImageSource(Protocol):
+    def get(self, image_id: str) -> SourceObject:
+        """Return the image, or raise SourceNotFound / SourceTooLarge / SourceUnavailable."""
+        ...
+
+
+def read_bounded(stream: BinaryIO, max_bytes: int) -> bytes:
+    """Read at most ``max_bytes``; raise :class:`SourceTooLarge` past it."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(min(1 << 20, max_bytes + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > max_bytes:
+            raise SourceTooLarge(f"the source image is larger than {max_bytes} bytes")
+    return b"".join(chunks)
+
+
+class LocalFolderSource:
+    """Images in a folder; ``id`` is a path relative to it (already validated)."""
+
+    def __init__(self, root: str | os.PathLike[str], max_bytes: int, prefix: str = "") -> None:
+        self.root = Path(root).resolve()
+        self.max_bytes = max_bytes
+        self.prefix = prefix
+
+    def path_for(self, image_id: str) -> Path:
+        path = (self.root / (self.prefix + image_id)).resolve()
+        # Defence in depth: ids are validated already, links could still escape.
+        if self.root not in path.parents:
+            raise SourceNotFound("no image with that id")
+        return path
+
+    def get(self, image_id: str) -> SourceObject:
+        path = self.path_for(image_id)
+        try:
+            stat = path.stat()
+            if not path.is_file():
+                raise SourceNotFound("no image with that id")
+            if stat.st_size > self.max_bytes:
+                raise SourceTooLarge(f"the source image is larger than {self.max_bytes} bytes")
+            with path.open("rb") as fh:
+                data = read_bounded(fh, self.max_bytes)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise SourceNotFound("no image with that id") from exc
+        except PermissionError as exc:
+            raise SourceNotFound("no image with that id") from exc
+        etag = hashlib.sha256(f"{stat.st_mtime_ns}:{stat.st_size}:{image_id}".encode()).hexdigest()[:32]
+        return SourceObject(key=self.prefix + image_id, data=data, etag=etag)
+
+    def list_ids(self) -> list[str]:
+        base = self.root / self.prefix if self.prefix else self.root
+        if not base.is_dir():
+            return []
+        return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+class S3Source:
+    """Objects ``prefix + id`` in one bucket. boto3 honours ``AWS_ENDPOINT_URL_S3``."""
+
+    def __init__(self, bucket: str, prefix: str, max_bytes: int, client: Any | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.max_bytes = max_bytes
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # deferred: the local server never needs it
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def get(self, image_id: str) -> SourceObject:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = self.prefix + image_id
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket", "AccessDenied", "403"):
+                # AccessDenied is what S3 says for a missing key without ListBucket.
+                raise SourceNotFound("no image with that id") from exc
+            raise SourceUnavailable("the image store is unavailable, try again") from exc
+        except BotoCoreError as exc:
+            raise SourceUnavailable("the image store is unavailable, try again") from exc
+        length = obj.get("ContentLength") or 0
+        body = obj["Body"]
+        try:
+            if length > self.max_bytes:
+                raise SourceTooLarge(f"the source image is larger than {self.max_bytes} bytes")
+            data = read_bounded(body, self.max_bytes)
+        finally:
+            body.close()
+        return SourceObject(key=key, data=data, etag=str(obj.get("ETag", "")).strip('"'), content_type=obj.get("ContentType", ""))
+
+
+def source_from_settings(settings: Any, client: Any | None = None) -> ImageSource:
+    """S3 when ``SOURCE_BUCKET`` is set, else the local folder (``LOCAL_STORE``
+    or the built-in samples)."""
+    if settings.source_bucket:
+        return S3Source(settings.source_bucket, settings.source_prefix, settings.max_source_bytes, client=client)
+    root = settings.local_store or str(sample_store_path())
+    return LocalFolderSource(root, settings.max_source_bytes, prefix=settings.source_prefix)
+
+
+def sample_store_path() -> Path:
+    """The built-in sample store shipped inside the package."""
+    return Path(__file__).with_name("samples")
