@@ -96,7 +96,9 @@ class Settings:
             try:
                 ratios = tuple(float(r) for r in ratios_raw.split(",") if r.strip())
             except ValueError as exc:
-                raise ConfigError(f"SMARTCROP_ASPECT_RATIOS must be comma-separated numbers, got {ratios_raw!r}") from exc
+                raise ConfigError(
+                    f"SMARTCROP_ASPECT_RATIOS must be comma-separated numbers, got {ratios_raw!r}"
+                ) from exc
         settings = cls(
             source_bucket=env.get("SOURCE_BUCKET", "").strip(),
             source_prefix=env.get("SOURCE_PREFIX", ""),

@@ -66,7 +66,14 @@ class Box:
         return self.w * self.h
 
     def inside(self, size: Size) -> bool:
-        return self.x >= 0 and self.y >= 0 and self.w > 0 and self.h > 0 and self.right <= size.width and self.bottom <= size.height
+        return (
+            self.x >= 0
+            and self.y >= 0
+            and self.w > 0
+            and self.h > 0
+            and self.right <= size.width
+            and self.bottom <= size.height
+        )
 
     def contains(self, other: Box) -> bool:
         return self.x <= other.x and self.y <= other.y and self.right >= other.right and self.bottom >= other.bottom

@@ -43,9 +43,15 @@ class ThumbRequest:
 
     def cache_key(self) -> str:
         """A normalised form of the parameters that change the output."""
-        parts = [f"w={self.width or ''}", f"h={self.height or ''}", f"c={int(self.crop)}", f"p={int(self.pad)}", f"q={self.quality or ''}"]
+        parts = [
+            f"w={self.width or ''}",
+            f"h={self.height or ''}",
+            f"c={int(self.crop)}",
+            f"p={int(self.pad)}",
+            f"q={self.quality or ''}",
+        ]
         if self.pad:
-            parts.append("pcl=%02x%02x%02x%02x" % self.pad_color)
+            parts.append("pcl={:02x}{:02x}{:02x}{:02x}".format(*self.pad_color))
         return "&".join(parts)
 
 

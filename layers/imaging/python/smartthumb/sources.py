@@ -124,7 +124,9 @@ class S3Source:
             data = read_bounded(body, self.max_bytes)
         finally:
             body.close()
-        return SourceObject(key=key, data=data, etag=str(obj.get("ETag", "")).strip('"'), content_type=obj.get("ContentType", ""))
+        return SourceObject(
+            key=key, data=data, etag=str(obj.get("ETag", "")).strip('"'), content_type=obj.get("ContentType", "")
+        )
 
 
 def source_from_settings(settings: Any, client: Any | None = None) -> ImageSource:
