@@ -1,0 +1,29 @@
+"""ThumbnailFunction: Bing-style ``GET /th`` on an HTTP API (payload v2.0).
+
+Thin by design: configuration and clients are built once per container, and
+every request goes through :mod:`smartthumb.http_api`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from smartthumb.app_factory import build_thumbnail_app
+from smartthumb.config import Settings
+
+logger = Logger(service="smartthumb-thumbnail")
+tracer = Tracer(service="smartthumb-thumbnail")
+metrics = Metrics(namespace="smartthumb", service="smartthumb-thumbnail")
+
+settings = Settings.from_env()
+app = build_thumbnail_app(settings, on_metric=lambda name, value: metrics.add_metric(name, MetricUnit.Count, value))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,136 @@
+"""The ``smartthumb`` command: ``serve``, ``render`` and ``analyze``.
+
+These subcommands and their arguments are a public interface; keep them
+stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from smartthumb.config import ConfigError, Settings
+from smartthumb.errors import ThumbError
+
+EXTENSION_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+
+
+def _settings(store: str | None = None) -> Settings:
+    env = dict(os.environ)
+    if store:
+        env["LOCAL_STORE"] = store
+        env["SOURCE_BUCKET"] = ""
+    return Settings.from_env(env)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from smartthumb.app_factory import build_thumbnail_app
+    from smartthumb.local_server import make_server
+    from smartthumb.sources import LocalFolderSource, sample_store_path
+
+    if args.store and not Path(args.store).is_dir():
+        print(f"error: --store {args.store} is not a folder", file=sys.stderr)
+        return 2
+    settings = _settings(args.store)
+    app = build_thumbnail_app(settings)
+    server = make_server(lambda event, context: app.resolve(event, context), args.host, args.port)
+    host, port = server.server_address[:2]
+    base = f"http://{host}:{port}"
+    where = settings.source_bucket and f"s3://{settings.source_bucket}/{settings.source_prefix}"
+    print(f"smartthumb serving {where or settings.local_store or sample_store_path()} at {base}/", flush=True)
+    if not settings.source_bucket:
+        root = settings.local_store or sample_store_path()
+        for image_id in LocalFolderSource(root, settings.max_source_bytes).list_ids()[:4]:
+            print(f"  {base}/th?id={image_id}&w=200&h=200&c=7", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+class _FileSource:
+    """One local file as an image source (``id`` is ignored)."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+
+    def get(self, image_id: str):
+        from smartthumb.sources import LocalFolderSource
+
+        return LocalFolderSource(self.path.parent, self.max_bytes).get(self.path.name)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from smartthumb.app_factory import build_region_provider
+    from smartthumb.request import parse_query_string, parse_th
+    from smartthumb.service import ThumbnailService
+
+    settings = _settings()
+    try:
+        params = parse_query_string(args.query.lstrip("?"))
+        request = parse_th(params, settings, require_id=False)
+        fmt = EXTENSION_FORMATS.get(Path(args.output).suffix.lower()) if args.output else None
+        source = _FileSource(Path(args.source), settings.max_source_bytes)
+        service = ThumbnailService(settings, source, build_region_provider(settings))
+        result = service.thumbnail(request, accept=args.accept, force_format=fmt)
+    except ThumbError as exc:
+        print(json.dumps(exc.to_body()), file=sys.stderr)
+        return 1
+    assert result.body is not None
+    if args.output and args.output != "-":
+        Path(args.output).write_bytes(result.body)
+        print(f"{args.output}: {result.content_type}, {len(result.body)} bytes", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(result.body)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smartthumb", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve /th thumbnails on localhost")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    serve.add_argument("--store", help="folder of source images (default: the built-in samples)")
+    serve.set_defaults(func=cmd_serve)
+
+    rend = sub.add_parser("render", help="render one thumbnail from a file with a /th query")
+    rend.add_argument("source", help="source image file")
+    rend.add_argument("query", help="a /th query such as 'w=200&h=200&c=4' (id is ignored)")
+    rend.add_argument("-o", "--output", help="output file; its extension picks the format (default: stdout)")
+    rend.add_argument("--accept", help="an Accept header value, for format negotiation")
+    rend.set_defaults(func=cmd_render)
+
+    try:
+        from smartthumb.analysis.cli import register
+    except ImportError:  # the analysis is optional at this layer of the code
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"error: configuration: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

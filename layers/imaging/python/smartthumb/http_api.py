@@ -1,0 +1,106 @@
+"""The HTTP API (payload v2.0) as a Powertools resolver.
+
+The Lambda handler (``functions/thumbnail/app.py``) and the local server
+(``smartthumb serve``) both call :func:`build_app`'s resolver with an HTTP API
+v2 event, so routes, validation and error mapping have one code path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+from smartthumb.config import Settings
+from smartthumb.errors import ThumbError
+from smartthumb.request import parse_query_string, parse_th
+from smartthumb.service import ThumbnailService
+
+log = logging.getLogger("smartthumb")
+
+JSON = "application/json"
+
+
+def error_response(status: int, code: str, message: str, extra_headers: dict[str, str] | None = None) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if status in (429, 503):
+        headers["Retry-After"] = "1"
+    headers.update(extra_headers or {})
+    body = json.dumps({"error": {"code": code, "message": message}})
+    return Response(status_code=status, content_type=JSON, body=body, headers=headers)
+
+
+def thumb_error_response(exc: ThumbError) -> Response:
+    return error_response(exc.status, exc.code, exc.message)
+
+
+def _header(app: APIGatewayHttpResolver, name: str) -> str | None:
+    headers = app.current_event.headers or {}
+    return headers.get(name.lower()) or headers.get(name)
+
+
+def _remaining_ms(app: APIGatewayHttpResolver) -> int | None:
+    context = getattr(app, "lambda_context", None)
+    getter: Callable[[], int] | None = getattr(context, "get_remaining_time_in_millis", None)
+    if getter is None:
+        return None
+    try:
+        return int(getter())
+    except (TypeError, ValueError):
+        return None
+
+
+def build_app(
+    settings: Settings,
+    service: ThumbnailService,
+    *,
+    on_metric: Callable[[str, float], None] | None = None,
+) -> APIGatewayHttpResolver:
+    """Routes of the thumbnail API. ``on_metric(name, value)`` records counts."""
+    app = APIGatewayHttpResolver()
+
+    def metric(name: str, value: float = 1) -> None:
+        if on_metric is not None:
+            on_metric(name, value)
+
+    @app.get("/th")
+    def thumbnail() -> Response:
+        params = parse_query_string(app.current_event.raw_query_string or "")
+        request = parse_th(params, settings)
+        result = service.thumbnail(
+            request,
+            accept=_header(app, "accept"),
+            if_none_match=_header(app, "if-none-match"),
+            remaining_ms=_remaining_ms(app),
+        )
+        headers = {"ETag": result.etag, "Cache-Control": result.cache_control}
+        if result.vary_accept:
+            headers["Vary"] = "Accept"
+        if result.region_origin:
+            headers["X-Smartthumb-Region"] = result.region_origin
+        if result.body is None:
+            metric("NotModified")
+            return Response(status_code=304, headers=headers, body="")
+        metric("Rendered")
+        return Response(status_code=200, content_type=result.content_type, body=result.body, headers=headers)
+
+    @app.exception_handler(ThumbError)
+    def handle_thumb_error(exc: ThumbError) -> Response:
+        log.info("request refused: %s %s", exc.code, exc.message)
+        metric(f"Error{exc.status}")
+        return thumb_error_response(exc)
+
+    @app.exception_handler(Exception)
+    def handle_unexpected(exc: Exception) -> Response:
+        # A bug, not a client error: log it whole, answer without internals.
+        log.exception("unexpected error")
+        metric("Error500")
+        return error_response(500, "InternalError", "the thumbnail could not be produced")
+
+    @app.not_found
+    def not_found(exc: Exception) -> Response:
+        return error_response(404, "RouteNotFound", "no such route; thumbnails are served from GET /th")
+
+    return app

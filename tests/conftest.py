@@ -1,0 +1,81 @@
+"""Shared fixtures: a Lambda context, function modules loaded fresh, moto S3."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EVENTS = REPO / "infra" / "events"
+SAMPLES = REPO / "layers" / "imaging" / "python" / "smartthumb" / "samples"
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_ms: int = 30_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never reach a real AWS endpoint from a test."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "smartthumb-tests")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+def load_function(name: str) -> ModuleType:
+    """Import ``functions/<name>/app.py`` afresh (it reads settings at import)."""
+    path = REPO / "functions" / name / "app.py"
+    mod_name = f"_smartthumb_fn_{name}_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def function_loader() -> Callable[[str], ModuleType]:
+    return load_function
+
+
+@pytest.fixture
+def s3() -> Iterator[object]:
+    """A moto S3 client (in process)."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        yield boto3.client("s3", region_name="us-east-1")
+
+
+def image_bytes(image: object, fmt: str = "JPEG", **params: object) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt, **params)  # type: ignore[attr-defined]
+    return buf.getvalue()
