@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from smartthumb.geometry import Box, CropMode, Size, blind_crop, plan_thumbnail, smart_crop
 
 SEED = Size(474, 316)
