@@ -1,0 +1,232 @@
+"""Orchestration: image bytes -> one reduced decode -> faces -> saliency -> boxes.
+
+The source is decoded once, reduced to at most :data:`ANALYSIS_LONG_SIDE`
+pixels on the long side (JPEGs via libjpeg's DCT scaling, ``draft``, so a
+12-megapixel photo never decodes at full size), after EXIF orientation. The
+same RGB array feeds YuNet and, when needed, U²-Net-p.
+
+Saliency runs only when no face was found: with faces, the faces decide the
+region and the boxes (see :mod:`.boxes`), and skipping U²-Net-p saves most of
+the analysis time.
+
+All boxes in the result are in full-resolution, oriented source pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from smartthumb.analysis import boxes
+from smartthumb.analysis.azure import AzureError, azure_result, parse_aspect_ratios
+from smartthumb.analysis.models import MODEL_VERSION
+from smartthumb.config import Settings
+from smartthumb.errors import SourceTooLarge, UnsupportedImage
+from smartthumb.geometry import Box, Size
+
+__all__ = [
+    "Analysis",
+    "AzureError",
+    "Decoded",
+    "Face",
+    "analyze_array",
+    "analyze_image",
+    "decode_for_analysis",
+    "parse_aspect_ratios",
+]
+
+log = logging.getLogger(__name__)
+
+#: Long side of the shared analysis image. YuNet's input is 640, so a larger
+#: decode would only be thrown away; U²-Net-p needs far less.
+ANALYSIS_LONG_SIDE = 640
+
+#: Side at which U²-Net-p runs (its training size).
+SALIENCY_SIDE = 320
+
+
+@dataclass(frozen=True)
+class Face:
+    box: Box
+    score: float
+    landmarks: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the analysis found, in oriented source pixels.
+
+    ``crops`` pairs each requested ratio (or the automatic one) with its box.
+    """
+
+    width: int
+    height: int
+    faces: tuple[Face, ...]
+    roi: Box | None
+    crops: tuple[tuple[float, Box], ...]
+    model_version: str = MODEL_VERSION
+
+    def to_azure(self) -> dict[str, Any]:
+        """Exactly Azure AI Vision 4.0's smart-crops answer."""
+        return azure_result(
+            self.model_version,
+            self.width,
+            self.height,
+            [(ratio, (b.x, b.y, b.w, b.h)) for ratio, b in self.crops],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form that :meth:`from_dict` reads back to an equal value."""
+
+        def box(b: Box) -> list[int]:
+            return [b.x, b.y, b.w, b.h]
+
+        return {
+            "modelVersion": self.model_version,
+            "width": self.width,
+            "height": self.height,
+            "faces": [
+                {"box": box(f.box), "score": f.score, "landmarks": [list(p) for p in f.landmarks]} for f in self.faces
+            ],
+            "roi": box(self.roi) if self.roi is not None else None,
+            "crops": [{"aspectRatio": ratio, "box": box(b)} for ratio, b in self.crops],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Analysis:
+        def box(v: Sequence[int]) -> Box:
+            x, y, w, h = (int(n) for n in v)
+            return Box(x, y, w, h)
+
+        return cls(
+            width=int(d["width"]),
+            height=int(d["height"]),
+            faces=tuple(
+                Face(
+                    box=box(f["box"]),
+                    score=float(f["score"]),
+                    landmarks=tuple((float(p[0]), float(p[1])) for p in f["landmarks"]),
+                )
+                for f in d["faces"]
+            ),
+            roi=box(d["roi"]) if d.get("roi") is not None else None,
+            crops=tuple((float(c["aspectRatio"]), box(c["box"])) for c in d["crops"]),
+            model_version=str(d["modelVersion"]),
+        )
+
+    def crop_for(self, ratio: float) -> Box | None:
+        for r, b in self.crops:
+            if math.isclose(r, ratio):
+                return b
+        return None
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The shared analysis image and the size it stands for."""
+
+    rgb: np.ndarray  # H x W x 3 uint8, at most ANALYSIS_LONG_SIDE on the long side
+    size: Size  # full-resolution oriented source size
+
+
+def decode_for_analysis(data: bytes, settings: Settings, long_side: int = ANALYSIS_LONG_SIDE) -> Decoded:
+    """Decode ``data`` once, oriented and reduced; enforce the source limits.
+
+    Raises :class:`UnsupportedImage` (415) for anything Pillow cannot decode and
+    :class:`SourceTooLarge` (413) over ``max_source_bytes``/``max_source_pixels``.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if len(data) > settings.max_source_bytes:
+        raise SourceTooLarge(f"the source image is larger than {settings.max_source_bytes} bytes")
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > settings.max_source_pixels:
+            raise SourceTooLarge(f"the source image has more than {settings.max_source_pixels} pixels")
+        orientation = image.getexif().get(0x0112, 1)
+        full = Size(height, width) if orientation in (5, 6, 7, 8) else Size(width, height)
+        if image.format == "JPEG":
+            k = long_side / max(width, height)
+            if k < 1:
+                image.draft("RGB", (math.ceil(width * k), math.ceil(height * k)))
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            # Transparent areas read as white, as a viewer on a page would show them.
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            flat.alpha_composite(rgba)
+            image = flat.convert("RGB")
+        else:
+            image = image.convert("RGB")
+        if max(image.size) > long_side:
+            k = long_side / max(image.size)
+            target = (max(1, round(image.width * k)), max(1, round(image.height * k)))
+            image = image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        rgb = np.asarray(image)
+    except SourceTooLarge:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise SourceTooLarge(f"the source image has more than {settings.max_source_pixels} pixels") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise UnsupportedImage("the source is not an image this service can decode") from exc
+    return Decoded(rgb=rgb, size=full)
+
+
+def _to_source_box(x: float, y: float, w: float, h: float, sx: float, sy: float, size: Size) -> Box:
+    return boxes.clip_box(x * sx, y * sy, (x + w) * sx, (y + h) * sy, size)
+
+
+def analyze_array(
+    decoded: Decoded,
+    ratios: Sequence[float] | None,
+    *,
+    saliency_side: int = SALIENCY_SIDE,
+    always_saliency: bool = False,
+) -> Analysis:
+    """Analyse an already decoded image (see :func:`analyze_image`)."""
+    from smartthumb.analysis import faces as face_model
+
+    rgb, size = decoded.rgb, decoded.size
+    sx = size.width / rgb.shape[1]
+    sy = size.height / rgb.shape[0]
+    found: list[Face] = []
+    for raw in face_model.detect_faces(rgb):
+        found.append(
+            Face(
+                box=_to_source_box(raw.x, raw.y, raw.w, raw.h, sx, sy, size),
+                score=round(raw.score, 4),
+                landmarks=tuple((round(px * sx, 1), round(py * sy, 1)) for px, py in raw.landmarks),
+            )
+        )
+    face_boxes = [f.box for f in found]
+
+    saliency = None
+    if always_saliency or not face_boxes:
+        from smartthumb.analysis import saliency as saliency_model
+
+        saliency = saliency_model.saliency_map(rgb, saliency_side)
+    roi = boxes.region_of_interest(face_boxes, saliency, size)
+
+    requested = list(ratios or [])
+    if not requested:
+        requested = [boxes.auto_ratio(size, roi)]
+    crops = tuple((r, boxes.crop_for_ratio(size, r, face_boxes, saliency, roi)) for r in requested)
+    return Analysis(width=size.width, height=size.height, faces=tuple(found), roi=roi, crops=crops)
+
+
+def analyze_image(data: bytes, ratios: Sequence[float] | None, settings: Settings) -> Analysis:
+    """Full analysis of an encoded image.
+
+    ``ratios`` are taken as given (validate request input with
+    :func:`parse_aspect_ratios` first); ``None`` or empty gives one automatic
+    crop with a ratio in [0.5, 2.0]. Raises :class:`UnsupportedImage`,
+    :class:`SourceTooLarge` or :class:`~smartthumb.analysis.models.ModelUnavailable`.
+    """
+    return analyze_array(decode_for_analysis(data, settings), ratios)

@@ -1,0 +1,229 @@
+"""Region of interest and one crop box per aspect ratio. Pure numpy.
+
+Nothing here imports onnxruntime or Pillow; every function takes plain boxes
+and arrays in full-resolution, oriented source pixels, so the rules can be
+property-tested quickly.
+
+Rules and thresholds
+--------------------
+* **Faces** are expanded before they count as "important": up by
+  :data:`FACE_EXPAND_TOP` x face height (hair, forehead; YuNet's box starts
+  around the eyebrows), down by :data:`FACE_EXPAND_BOTTOM` x height (chin),
+  and :data:`FACE_EXPAND_SIDE` x width on each side (ears, hair); clipped to
+  the image.
+* **Region of interest**: the union of the expanded faces when there are
+  faces; otherwise, from the saliency map, the pixels at or above
+  :data:`SALIENCY_THRESHOLD` (the network's sigmoid output), trimmed of
+  :data:`ROI_MASS_TRIM` of their mass on each side of each axis so a stray
+  speck does not stretch the box; ``None`` ("nothing salient") when fewer
+  than :data:`MIN_SALIENT_FRACTION` of the map's pixels pass.
+* **Box for a ratio**: the largest box of that ratio inside the image
+  (:func:`smartthumb.geometry.ratio_box_size`: integers, one side full, the
+  other rounded, so the ratio is right within a pixel). It can only slide
+  along one axis; every integer position is scored, lexicographically:
+
+  1. the number of detected faces held whole (so every face that can fit is
+     kept, and when not all can, as many as possible);
+  2. the number of *expanded* faces held whole;
+  3. the importance mass inside: the saliency map's when it was computed,
+     else the expanded faces' area — exact window sums over a prefix sum of
+     the map's projection on the free axis (the map is upsampled by nearest
+     neighbour, so this is the integral-image sum, in O(length));
+     positions within :data:`MASS_TOLERANCE` of the total mass of the best
+     count as equal, so near-flat stretches do not decide by noise;
+  4. the position closest to the one centring the region of interest (the
+     image centre without one).
+
+  With no faces and nothing salient the box is centred.
+* **Automatic crop** (no ratio requested): the region of interest's own
+  ratio, clamped to [:data:`AUTO_RATIO_MIN`, :data:`AUTO_RATIO_MAX`] (the
+  range Azure allows there) and rounded to two decimals, then boxed like a
+  requested ratio: the largest box of the region's shape keeps it whole with
+  the least of the rest. Without a region, the image's own ratio (clamped):
+  the whole picture when it is not extreme.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from smartthumb.geometry import Box, Size, place_window, ratio_box_size
+
+FACE_EXPAND_TOP = 0.5
+FACE_EXPAND_BOTTOM = 0.2
+FACE_EXPAND_SIDE = 0.25
+
+SALIENCY_THRESHOLD = 0.5
+MIN_SALIENT_FRACTION = 0.005
+ROI_MASS_TRIM = 0.01
+MASS_TOLERANCE = 0.01
+
+AUTO_RATIO_MIN = 0.5
+AUTO_RATIO_MAX = 2.0
+
+
+def clip_box(x0: float, y0: float, x1: float, y1: float, size: Size) -> Box:
+    """Integer box covering ``[x0, x1) x [y0, y1)``, clipped to the image, at least 1x1."""
+    left = min(max(math.floor(x0), 0), size.width - 1)
+    top = min(max(math.floor(y0), 0), size.height - 1)
+    right = max(min(math.ceil(x1), size.width), left + 1)
+    bottom = max(min(math.ceil(y1), size.height), top + 1)
+    return Box(left, top, right - left, bottom - top)
+
+
+def expand_face(face: Box, size: Size) -> Box:
+    """The face plus hair and chin (factors in the module docstring)."""
+    return clip_box(
+        face.x - FACE_EXPAND_SIDE * face.w,
+        face.y - FACE_EXPAND_TOP * face.h,
+        face.right + FACE_EXPAND_SIDE * face.w,
+        face.bottom + FACE_EXPAND_BOTTOM * face.h,
+        size,
+    )
+
+
+def union(boxes: Sequence[Box]) -> Box:
+    x0 = min(b.x for b in boxes)
+    y0 = min(b.y for b in boxes)
+    x1 = max(b.right for b in boxes)
+    y1 = max(b.bottom for b in boxes)
+    return Box(x0, y0, x1 - x0, y1 - y0)
+
+
+def _trimmed_extent(mass: np.ndarray, trim: float) -> tuple[int, int]:
+    """First and last index (inclusive) holding the central ``1 - 2*trim`` of ``mass``."""
+    cum = np.cumsum(mass, dtype=np.float64)
+    total = cum[-1]
+    first = int(np.searchsorted(cum, total * trim, side="right"))
+    last = int(np.searchsorted(cum, total * (1.0 - trim), side="left"))
+    first = min(first, len(mass) - 1)
+    last = max(min(last, len(mass) - 1), first)
+    return first, last
+
+
+def saliency_roi(saliency: np.ndarray, size: Size) -> Box | None:
+    """The salient region in source pixels, or ``None`` when nothing is salient."""
+    mask = saliency >= SALIENCY_THRESHOLD
+    if mask.mean() < MIN_SALIENT_FRACTION:
+        return None
+    weight = np.where(mask, saliency, 0.0)
+    mh, mw = saliency.shape
+    c0, c1 = _trimmed_extent(weight.sum(axis=0), ROI_MASS_TRIM)
+    r0, r1 = _trimmed_extent(weight.sum(axis=1), ROI_MASS_TRIM)
+    return clip_box(
+        c0 * size.width / mw,
+        r0 * size.height / mh,
+        (c1 + 1) * size.width / mw,
+        (r1 + 1) * size.height / mh,
+        size,
+    )
+
+
+def region_of_interest(faces: Sequence[Box], saliency: np.ndarray | None, size: Size) -> Box | None:
+    """Expanded faces first; else the salient region; else ``None``."""
+    if faces:
+        return union([expand_face(f, size) for f in faces])
+    if saliency is not None:
+        return saliency_roi(saliency, size)
+    return None
+
+
+def _containment_counts(intervals: Sequence[tuple[int, int]], window: int, positions: int) -> np.ndarray:
+    """For each start ``p`` in ``0..positions-1``: how many ``[a, b)`` lie within ``[p, p + window)``.
+
+    ``[a, b)`` is inside exactly when ``b - window <= p <= a``: a difference array.
+    """
+    diff = np.zeros(positions + 1, dtype=np.int64)
+    for a, b in intervals:
+        lo = max(b - window, 0)
+        hi = min(a, positions - 1)
+        if lo <= hi:
+            diff[lo] += 1
+            diff[hi + 1] -= 1
+    return np.cumsum(diff[:-1])
+
+
+def _profile_from_map(saliency: np.ndarray, axis: int, length: int) -> np.ndarray:
+    """Per-source-pixel mass along ``axis`` (0 = x, 1 = y) of the map upsampled by nearest neighbour."""
+    projected = saliency.sum(axis=0 if axis == 0 else 1).astype(np.float64)
+    cells = len(projected)
+    index = (np.arange(length, dtype=np.int64) * cells) // length
+    return projected[index]
+
+
+def _profile_from_boxes(boxes: Sequence[Box], axis: int, length: int) -> np.ndarray:
+    """Per-source-pixel area of ``boxes`` along ``axis`` (each box adds its cross-extent)."""
+    diff = np.zeros(length + 1, dtype=np.float64)
+    for b in boxes:
+        start, end, cross = (b.x, b.right, b.h) if axis == 0 else (b.y, b.bottom, b.w)
+        diff[start] += cross
+        diff[end] -= cross
+    return np.cumsum(diff[:-1])
+
+
+def best_box(
+    size: Size,
+    window: Size,
+    faces: Sequence[Box],
+    saliency: np.ndarray | None,
+    roi: Box | None,
+) -> Box:
+    """Place ``window`` (no larger than ``size``) to keep the most importance (rules above)."""
+    if window.width < size.width:
+        axis, length, extent = 0, size.width, window.width
+    elif window.height < size.height:
+        axis, length, extent = 1, size.height, window.height
+    else:
+        return Box(0, 0, size.width, size.height)
+    positions = length - extent + 1
+
+    def span(b: Box) -> tuple[int, int]:
+        return (b.x, b.right) if axis == 0 else (b.y, b.bottom)
+
+    candidates = np.ones(positions, dtype=bool)
+    if faces:
+        expanded = [expand_face(f, size) for f in faces]
+        for intervals in ([span(f) for f in faces], [span(e) for e in expanded]):
+            counts = _containment_counts(intervals, extent, positions)
+            counts = np.where(candidates, counts, -1)
+            candidates &= counts == counts.max()
+        profile = _profile_from_boxes(expanded, axis, length)
+    elif saliency is not None and roi is not None:
+        profile = _profile_from_map(saliency, axis, length)
+    else:
+        profile = None
+
+    if profile is not None:
+        cum = np.concatenate(([0.0], np.cumsum(profile)))
+        mass = cum[extent:] - cum[:positions]
+        best = mass[candidates].max()
+        candidates &= mass >= best - MASS_TOLERANCE * max(cum[-1], 1e-12)
+
+    target_region = roi if roi is not None else Box(0, 0, size.width, size.height)
+    centred = place_window(window, size, target_region)
+    target = centred.x if axis == 0 else centred.y
+    allowed = np.nonzero(candidates)[0]
+    p = int(allowed[np.argmin(np.abs(allowed - target))])
+    if axis == 0:
+        return Box(p, 0, window.width, window.height)
+    return Box(0, p, window.width, window.height)
+
+
+def crop_for_ratio(
+    size: Size,
+    ratio: float,
+    faces: Sequence[Box],
+    saliency: np.ndarray | None,
+    roi: Box | None,
+) -> Box:
+    """The largest ``ratio`` box inside ``size`` keeping the most importance."""
+    return best_box(size, ratio_box_size(size, ratio), faces, saliency, roi)
+
+
+def auto_ratio(size: Size, roi: Box | None) -> float:
+    """The ratio used when none is requested (see the module docstring)."""
+    ratio = roi.w / roi.h if roi is not None else size.ratio
+    return round(min(max(ratio, AUTO_RATIO_MIN), AUTO_RATIO_MAX), 2)

@@ -1,0 +1,149 @@
+"""Face detection with YuNet (2023mar) on onnxruntime.
+
+Pre-processing: the RGB analysis image is scaled so its long side is 640
+(kept ratio), converted to BGR float32 0..255 (OpenCV's ``FaceDetectorYN``
+feeds the network raw BGR pixels, no mean or scale) and letterboxed into the
+top-left of a 640x640 zero canvas, NCHW.
+
+Decoding (one anchor per grid cell at strides 8, 16 and 32; cell ``i`` of an
+``n x n`` grid is row ``i // n``, column ``i % n``):
+
+* score = sqrt(clip(cls, 0, 1) * clip(obj, 0, 1));
+* box centre = (column + dx, row + dy) * stride, size = exp(dw, dh) * stride;
+* landmark k = (column + kx_k, row + ky_k) * stride — right eye, left eye,
+  nose tip, right and left mouth corners (from the subject's point of view).
+
+Thresholds: :data:`SCORE_THRESHOLD` 0.6 and :data:`NMS_IOU` 0.3. Measured on
+the samples: the astronaut's face scores 0.94; the best candidate on coffee,
+rocket, chelsea (a cat), flat colour and noise stays below 0.4. OpenCV's demo
+uses 0.9, which drops smaller or profile faces in group photos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from smartthumb.analysis import models
+
+SCORE_THRESHOLD = 0.6
+NMS_IOU = 0.3
+#: At most this many faces are kept (largest scores first).
+MAX_FACES = 50
+#: Candidates before NMS (limits the NMS cost on busy pictures).
+PRE_NMS_TOP_K = 500
+STRIDES = (8, 16, 32)
+SIDE = models.YUNET.input_side
+
+
+@dataclass(frozen=True, slots=True)
+class RawFace:
+    """A face in the analysis image's pixels (floats): top-left, size, score, 5 landmarks."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float
+    landmarks: tuple[tuple[float, float], ...]
+
+
+def preprocess(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    """NCHW BGR float32 input and the scale from the analysis image to it."""
+    from PIL import Image
+
+    height, width = rgb.shape[:2]
+    scale = SIDE / max(width, height)
+    new_w = max(1, min(SIDE, round(width * scale)))
+    new_h = max(1, min(SIDE, round(height * scale)))
+    if (new_w, new_h) != (width, height):
+        resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
+    else:
+        resized = rgb
+    blob = np.zeros((1, 3, SIDE, SIDE), dtype=np.float32)
+    # RGB -> BGR planes.
+    blob[0, 0, :new_h, :new_w] = resized[:, :, 2]
+    blob[0, 1, :new_h, :new_w] = resized[:, :, 1]
+    blob[0, 2, :new_h, :new_w] = resized[:, :, 0]
+    return blob, scale
+
+
+def decode(outputs: Mapping[str, np.ndarray], score_threshold: float = SCORE_THRESHOLD) -> np.ndarray:
+    """Candidates above the threshold as rows ``x, y, w, h, score, 10 landmark coords``
+    in the 640x640 input's pixels (before NMS)."""
+    rows: list[np.ndarray] = []
+    for stride in STRIDES:
+        cls = np.clip(outputs[f"cls_{stride}"].reshape(-1), 0.0, 1.0)
+        obj = np.clip(outputs[f"obj_{stride}"].reshape(-1), 0.0, 1.0)
+        score = np.sqrt(cls * obj)
+        keep = np.nonzero(score >= score_threshold)[0]
+        if keep.size == 0:
+            continue
+        n = SIDE // stride
+        col = (keep % n).astype(np.float32)
+        row = (keep // n).astype(np.float32)
+        bbox = outputs[f"bbox_{stride}"].reshape(-1, 4)[keep]
+        kps = outputs[f"kps_{stride}"].reshape(-1, 10)[keep]
+        cx = (col + bbox[:, 0]) * stride
+        cy = (row + bbox[:, 1]) * stride
+        w = np.exp(np.minimum(bbox[:, 2], 10.0)) * stride
+        h = np.exp(np.minimum(bbox[:, 3], 10.0)) * stride
+        pts = np.empty_like(kps)
+        pts[:, 0::2] = (kps[:, 0::2] + col[:, None]) * stride
+        pts[:, 1::2] = (kps[:, 1::2] + row[:, None]) * stride
+        rows.append(np.column_stack([cx - w / 2, cy - h / 2, w, h, score[keep], pts]))
+    if not rows:
+        return np.zeros((0, 15), dtype=np.float32)
+    return np.concatenate(rows).astype(np.float32)
+
+
+def nms(candidates: np.ndarray, iou_threshold: float = NMS_IOU, top_k: int = MAX_FACES) -> np.ndarray:
+    """Greedy non-maximum suppression on rows ``x, y, w, h, score, ...``."""
+    if len(candidates) == 0:
+        return candidates
+    order = np.argsort(-candidates[:, 4], kind="stable")[:PRE_NMS_TOP_K]
+    boxes = candidates[order]
+    x1, y1 = boxes[:, 0], boxes[:, 1]
+    x2, y2 = x1 + boxes[:, 2], y1 + boxes[:, 3]
+    areas = np.maximum(boxes[:, 2], 0) * np.maximum(boxes[:, 3], 0)
+    alive = np.ones(len(boxes), dtype=bool)
+    kept: list[int] = []
+    for i in range(len(boxes)):
+        if not alive[i]:
+            continue
+        kept.append(i)
+        if len(kept) >= top_k:
+            break
+        iw = np.clip(np.minimum(x2[i], x2) - np.maximum(x1[i], x1), 0, None)
+        ih = np.clip(np.minimum(y2[i], y2) - np.maximum(y1[i], y1), 0, None)
+        inter = iw * ih
+        iou = inter / np.maximum(areas[i] + areas - inter, 1e-6)
+        alive &= iou <= iou_threshold
+    return boxes[kept]
+
+
+def detect_faces(rgb: np.ndarray, score_threshold: float = SCORE_THRESHOLD) -> list[RawFace]:
+    """Faces in ``rgb`` (H x W x 3 uint8), in its own pixel coordinates, best first."""
+    session = models.get_session(models.YUNET)
+    blob, scale = preprocess(rgb)
+    names = [o.name for o in session.get_outputs()]
+    try:
+        values = session.run(names, {models.YUNET.input_name: blob})
+    except Exception as exc:
+        raise models.ModelUnavailable("face detection failed") from exc
+    found = nms(decode(dict(zip(names, values, strict=True)), score_threshold))
+    height, width = rgb.shape[:2]
+    faces: list[RawFace] = []
+    for row in found:
+        x, y, w, h = (float(v) / scale for v in row[:4])
+        # Clip to the image: letterbox padding lies right/below it.
+        x0, y0 = max(0.0, x), max(0.0, y)
+        x1, y1 = min(float(width), x + w), min(float(height), y + h)
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            continue
+        pts = row[5:] / scale
+        landmarks = tuple((float(pts[2 * k]), float(pts[2 * k + 1])) for k in range(5))
+        faces.append(RawFace(x0, y0, x1 - x0, y1 - y0, float(row[4]), landmarks))
+    return faces
