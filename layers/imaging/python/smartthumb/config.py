@@ -46,7 +46,7 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Settings:
     """Limits and wiring. Defaults suit a 1 GB Lambda behind CloudFront."""
 
@@ -84,6 +84,10 @@ class Settings:
     smartcrop_aspect_ratios: tuple[float, ...] = (0.75, 1.0, 1.5, 1.78)
     #: SIGNING_SECRET: HMAC key; empty disables signed URLs.
     signing_secret: str = ""
+    #: SIGNING_SECRET_PARAMETER: SSM parameter name holding the HMAC key (read once per container).
+    signing_secret_parameter: str = ""
+    #: SIGNING_SECRET_ARN: Secrets Manager secret (ARN or name) holding the HMAC key.
+    signing_secret_arn: str = ""
     #: ANALYSIS_TIME_BUDGET_MS: time allowed for on-the-fly analysis in ``c=7``.
     analysis_time_budget_ms: int = 3000
 
@@ -117,6 +121,8 @@ class Settings:
             enable_webp=_bool(env, "ENABLE_WEBP", cls.enable_webp),
             smartcrop_aspect_ratios=ratios,
             signing_secret=env.get("SIGNING_SECRET", ""),
+            signing_secret_parameter=env.get("SIGNING_SECRET_PARAMETER", "").strip(),
+            signing_secret_arn=env.get("SIGNING_SECRET_ARN", "").strip(),
             analysis_time_budget_ms=_int(env, "ANALYSIS_TIME_BUDGET_MS", cls.analysis_time_budget_ms),
         )
         settings.validate()
