@@ -14,7 +14,6 @@ All boxes in the result are in full-resolution, oriented source pixels.
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 from collections.abc import Sequence
@@ -135,48 +134,60 @@ class Decoded:
     size: Size  # full-resolution oriented source size
 
 
+#: EXIF orientation -> the transpose that turns stored pixels upright.
+_UPRIGHT = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
+
+
 def decode_for_analysis(data: bytes, settings: Settings, long_side: int = ANALYSIS_LONG_SIDE) -> Decoded:
     """Decode ``data`` once, oriented and reduced; enforce the source limits.
 
-    Raises :class:`UnsupportedImage` (415) for anything Pillow cannot decode and
-    :class:`SourceTooLarge` (413) over ``max_source_bytes``/``max_source_pixels``.
+    Validation and limits are :func:`smartthumb.render.open_image`'s (the same
+    formats and the same 415/413 errors as thumbnails). Raises
+    :class:`UnsupportedImage` (415) and :class:`SourceTooLarge` (413).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image
+
+    from smartthumb.render import open_image
 
     if len(data) > settings.max_source_bytes:
         raise SourceTooLarge(f"the source image is larger than {settings.max_source_bytes} bytes")
+    opened = open_image(data, settings)
+    image = opened.image
     try:
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size
-        if width * height > settings.max_source_pixels:
-            raise SourceTooLarge(f"the source image has more than {settings.max_source_pixels} pixels")
-        orientation = image.getexif().get(0x0112, 1)
-        full = Size(height, width) if orientation in (5, 6, 7, 8) else Size(width, height)
-        if image.format == "JPEG":
-            k = long_side / max(width, height)
+        if opened.format == "JPEG":
+            k = long_side / max(image.size)
             if k < 1:
-                image.draft("RGB", (math.ceil(width * k), math.ceil(height * k)))
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-            # Transparent areas read as white, as a viewer on a page would show them.
+                image.draft("RGB", (math.ceil(image.width * k), math.ceil(image.height * k)))
+        if opened.has_alpha:
+            # Transparent areas read as white, as a viewer on a page shows them.
             rgba = image.convert("RGBA")
             flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             flat.alpha_composite(rgba)
             image = flat.convert("RGB")
+        elif image.mode.startswith("I;16") or image.mode == "I":
+            image = image.point(lambda v: v / 257).convert("L").convert("RGB")
         else:
             image = image.convert("RGB")
         if max(image.size) > long_side:
             k = long_side / max(image.size)
             target = (max(1, round(image.width * k)), max(1, round(image.height * k)))
             image = image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        if opened.orientation in _UPRIGHT:
+            image = image.transpose(Image.Transpose[_UPRIGHT[opened.orientation]])
         rgb = np.asarray(image)
-    except SourceTooLarge:
+    except MemoryError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise SourceTooLarge(f"the source image has more than {settings.max_source_pixels} pixels") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except Exception as exc:  # a truncated or corrupt body fails only when decoded
         raise UnsupportedImage("the source is not an image this service can decode") from exc
-    return Decoded(rgb=rgb, size=full)
+    return Decoded(rgb=rgb, size=opened.size)
 
 
 def _to_source_box(x: float, y: float, w: float, h: float, sx: float, sy: float, size: Size) -> Box:

@@ -146,12 +146,25 @@ def _containment_counts(intervals: Sequence[tuple[int, int]], window: int, posit
     return np.cumsum(diff[:-1])
 
 
-def _profile_from_map(saliency: np.ndarray, axis: int, length: int) -> np.ndarray:
-    """Per-source-pixel mass along ``axis`` (0 = x, 1 = y) of the map upsampled by nearest neighbour."""
-    projected = saliency.sum(axis=0 if axis == 0 else 1).astype(np.float64)
-    cells = len(projected)
-    index = (np.arange(length, dtype=np.int64) * cells) // length
-    return projected[index]
+def _nearest_index(length: int, cells: int) -> np.ndarray:
+    """Map cell of each of ``length`` source pixels (nearest-neighbour upsampling)."""
+    return (np.arange(length, dtype=np.int64) * cells) // length
+
+
+def _profile_from_map(saliency: np.ndarray, axis: int, size: Size) -> np.ndarray:
+    """Per-source-pixel mass along ``axis`` (0 = x, 1 = y) of the map upsampled to ``size``.
+
+    Exactly the column (or row) sums of the nearest-neighbour upsampled map:
+    each map cell across the other axis weighs as many source pixels as map
+    onto it.
+    """
+    mh, mw = saliency.shape
+    values = saliency.astype(np.float64)
+    if axis == 0:
+        weights = np.bincount(_nearest_index(size.height, mh), minlength=mh)
+        return (weights @ values)[_nearest_index(size.width, mw)]
+    weights = np.bincount(_nearest_index(size.width, mw), minlength=mw)
+    return (values @ weights)[_nearest_index(size.height, mh)]
 
 
 def _profile_from_boxes(boxes: Sequence[Box], axis: int, length: int) -> np.ndarray:
@@ -192,7 +205,7 @@ def best_box(
             candidates &= counts == counts.max()
         profile = _profile_from_boxes(expanded, axis, length)
     elif saliency is not None and roi is not None:
-        profile = _profile_from_map(saliency, axis, length)
+        profile = _profile_from_map(saliency, axis, size)
     else:
         profile = None
 
