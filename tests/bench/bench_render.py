@@ -1,0 +1,271 @@
+#!/usr/bin/env python
+"""Render benchmark: smartthumb (Pillow) against ``pyvips.Image.thumbnail_buffer``.
+
+A script, not a test (pytest does not collect ``tests/bench``). Run from the
+repository root::
+
+    .venv/bin/pip install -r tests/bench/requirements.txt
+    .venv/bin/python tests/bench/bench_render.py            # full run
+    .venv/bin/python tests/bench/bench_render.py --quick    # fewer repetitions
+
+Both libraries run in the same process, single-threaded (``VIPS_CONCURRENCY=1``
+and the usual thread variables are set before anything is imported), with the
+libvips operation cache off, interleaved (the order alternates each
+repetition), several repetitions; the table shows medians and the ratio
+smartthumb / pyvips (below 1.0 = smartthumb faster). Peak RSS is measured
+per case and library in a fresh subprocess that does one render
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss``).
+
+Sources are synthesised into a temporary directory from a bundled sample
+photo: upscaled, then given fine noise and texture so they compress like real
+photos (a plain upscale compresses far too well and decodes unrealistically
+fast). Nothing large is written into the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# Before pyvips (imported lazily below) or any numeric library is loaded.
+for _var in ("VIPS_CONCURRENCY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "layers" / "imaging" / "python"))
+SAMPLE = ROOT / "layers" / "imaging" / "python" / "smartthumb" / "samples" / "rocket.jpg"
+QUALITY = 85
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    file: str  # basename inside the work directory
+    kind: str  # "jpeg" or "png"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    query: str  # smartthumb /th query
+    width: int
+    height: int
+    crop: bool  # pyvips crop=centre (c=4 on a landscape source crops left/right equally)
+
+
+SOURCES = (
+    Source("12MP JPEG baseline", "12mp.jpg", "jpeg"),
+    Source("12MP JPEG progressive", "12mp-prog.jpg", "jpeg"),
+    Source("24MP JPEG baseline", "24mp.jpg", "jpeg"),
+    Source("24MP JPEG progressive", "24mp-prog.jpg", "jpeg"),
+    Source("12MP PNG", "12mp.png", "png"),
+)
+TARGETS = (
+    Target("200x200 fit", "w=200&h=200", 200, 200, False),
+    Target("200x200 c=4", "w=200&h=200&c=4", 200, 200, True),
+    Target("1200x800", "w=1200&h=800", 1200, 800, False),
+)
+OUTPUTS = ("JPEG", "WEBP")
+
+
+def synthesise(workdir: Path) -> None:
+    """Write the benchmark sources into ``workdir`` (skipping ones already there)."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(2026)
+    base = Image.open(SAMPLE).convert("RGB")
+
+    def photo(size: tuple[int, int]) -> Image.Image:
+        big = base.resize(size, Image.Resampling.BICUBIC)
+        arr = np.asarray(big, dtype=np.int16)
+        # Luminance grain plus a little colour noise, then a slight blur so it
+        # looks like sensor noise rather than salt and pepper.
+        grain = rng.normal(0, 7, size=(size[1], size[0], 1))
+        chroma = rng.normal(0, 3, size=(size[1], size[0], 3))
+        noisy = np.clip(arr + grain + chroma, 0, 255).astype(np.uint8)
+        return Image.fromarray(noisy).filter(ImageFilter.GaussianBlur(0.6))
+
+    jobs = {
+        "12mp.jpg": ((4032, 3024), "JPEG", {"quality": 90}),
+        "12mp-prog.jpg": ((4032, 3024), "JPEG", {"quality": 90, "progressive": True}),
+        "24mp.jpg": ((6000, 4000), "JPEG", {"quality": 90}),
+        "24mp-prog.jpg": ((6000, 4000), "JPEG", {"quality": 90, "progressive": True}),
+        "12mp.png": ((4032, 3024), "PNG", {"compress_level": 6}),
+    }
+    cache: dict[tuple[int, int], Image.Image] = {}
+    for name, (size, fmt, params) in jobs.items():
+        path = workdir / name
+        if path.exists():
+            continue
+        if size not in cache:
+            cache[size] = photo(size)
+        cache[size].save(path, fmt, **params)
+
+
+# ------------------------------------------------------------------ the two renderers
+
+
+def smartthumb_render(data: bytes, target: Target, out: str) -> bytes:
+    from smartthumb.config import Settings
+    from smartthumb.render import render_bytes
+    from smartthumb.request import parse_query_string, parse_th
+
+    settings = Settings()
+    request = parse_th(parse_query_string(target.query + f"&qlt={QUALITY}"), settings, require_id=False)
+    encoded, _ = render_bytes(data, request, settings, fmt=out)
+    return encoded
+
+
+def pyvips_render(data: bytes, target: Target, out: str) -> bytes:
+    import pyvips
+
+    kwargs = {"height": target.height}
+    if target.crop:
+        kwargs["crop"] = "centre"
+    thumb = pyvips.Image.thumbnail_buffer(data, target.width, **kwargs)
+    if out == "JPEG":
+        return thumb.jpegsave_buffer(Q=QUALITY)
+    return thumb.webpsave_buffer(Q=QUALITY)
+
+
+RENDERERS = {"smartthumb": smartthumb_render, "pyvips": pyvips_render}
+
+
+def rss_child(lib: str, path: str, target_name: str, out: str) -> None:
+    """One render in a fresh process; print peak RSS in KiB as JSON."""
+    if lib == "pyvips":
+        import pyvips
+
+        pyvips.cache_set_max(0)
+    target = next(t for t in TARGETS if t.name == target_name)
+    data = Path(path).read_bytes()
+    encoded = RENDERERS[lib](data, target, out)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_kib": peak, "bytes": len(encoded)}))
+
+
+def peak_rss_mib(lib: str, path: Path, target: Target, out: str) -> float:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--rss-child", lib, str(path), target.name, out],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ.copy(),
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])["peak_kib"] / 1024
+
+
+# ------------------------------------------------------------------------ main
+
+
+def target_for(source: Source, target: Target) -> float:
+    if source.kind == "png":
+        return 1.6
+    return 1.0 if target.width <= 200 else 1.15
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=9, help="timed repetitions per case and library (default 9)")
+    parser.add_argument("--quick", action="store_true", help="3 repetitions, no RSS subprocesses")
+    parser.add_argument("--workdir", help="where to keep the synthesised sources (default: a temp dir)")
+    parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocesses")
+    parser.add_argument("--only", help="run only sources whose name contains this")
+    parser.add_argument("--rss-child", nargs=4, metavar=("LIB", "PATH", "TARGET", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        rss_child(*args.rss_child)
+        return
+
+    import pyvips
+    from PIL import __version__ as pil_version
+
+    pyvips.cache_set_max(0)
+    reps = 3 if args.quick else args.reps
+    with_rss = not (args.quick or args.no_rss)
+
+    tmp = None
+    if args.workdir:
+        workdir = Path(args.workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="smartthumb-bench-")
+        workdir = Path(tmp.name)
+    print(f"synthesising sources in {workdir} ...", file=sys.stderr)
+    synthesise(workdir)
+
+    rows = []
+    sources = [s for s in SOURCES if not args.only or args.only.lower() in s.name.lower()]
+    for source in sources:
+        path = workdir / source.file
+        data = path.read_bytes()
+        for target in TARGETS:
+            for out in OUTPUTS:
+                times: dict[str, list[float]] = {"smartthumb": [], "pyvips": []}
+                for lib in RENDERERS:  # warm-up: imports, plugin registration, first-call costs
+                    RENDERERS[lib](data, target, out)
+                for rep in range(reps):
+                    order = ("smartthumb", "pyvips") if rep % 2 == 0 else ("pyvips", "smartthumb")
+                    for lib in order:
+                        t0 = time.perf_counter()
+                        RENDERERS[lib](data, target, out)
+                        times[lib].append(time.perf_counter() - t0)
+                st = statistics.median(times["smartthumb"]) * 1000
+                pv = statistics.median(times["pyvips"]) * 1000
+                row = {
+                    "source": source.name,
+                    "size_mb": len(data) / 1e6,
+                    "target": target.name,
+                    "out": out,
+                    "st_ms": st,
+                    "pv_ms": pv,
+                    "ratio": st / pv,
+                    "goal": target_for(source, target),
+                }
+                if with_rss:
+                    row["st_rss"] = peak_rss_mib("smartthumb", path, target, out)
+                    row["pv_rss"] = peak_rss_mib("pyvips", path, target, out)
+                rows.append(row)
+                print(
+                    f"{source.name:24} {target.name:12} {out:4} {st:8.1f} ms {pv:8.1f} ms {st / pv:5.2f}x",
+                    file=sys.stderr,
+                )
+
+    print()
+    print(
+        f"Pillow {pil_version}, pyvips {pyvips.__version__} (libvips {pyvips.version(0)}.{pyvips.version(1)}."
+        f"{pyvips.version(2)}), Python {sys.version.split()[0]}, single-threaded, {reps} reps, medians, "
+        f"quality {QUALITY}"
+    )
+    print()
+    header = "| source | target | out | smartthumb ms | pyvips ms | ratio | goal | ok |"
+    sep = "|---|---|---|---:|---:|---:|---:|:-:|"
+    if with_rss:
+        header += " smartthumb peak RSS MiB | pyvips peak RSS MiB | RSS ok |"
+        sep += "---:|---:|:-:|"
+    print(header)
+    print(sep)
+    for r in rows:
+        line = (
+            f"| {r['source']} ({r['size_mb']:.1f} MB) | {r['target']} | {r['out']} | {r['st_ms']:.1f} | "
+            f"{r['pv_ms']:.1f} | {r['ratio']:.2f} | ≤{r['goal']:.2f} | {'yes' if r['ratio'] <= r['goal'] else 'NO'} |"
+        )
+        if with_rss:
+            line += f" {r['st_rss']:.0f} | {r['pv_rss']:.0f} | {'yes' if r['st_rss'] <= r['pv_rss'] else 'NO'} |"
+        print(line)
+    if tmp is not None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
