@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from smartthumb import signing_cli
 from smartthumb.config import ConfigError, Settings
 from smartthumb.errors import ThumbError
 
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     rend.add_argument("-o", "--output", help="output file; its extension picks the format (default: stdout)")
     rend.add_argument("--accept", help="an Accept header value, for format negotiation")
     rend.set_defaults(func=cmd_render)
+    signing_cli.register(sub)  # smartthumb sign
 
     try:
         from smartthumb.analysis.cli import register

@@ -17,6 +17,7 @@ from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
 from smartthumb.request import parse_query_string, parse_th
 from smartthumb.service import ThumbnailService
+from smartthumb.signing import query_pairs, verifier_from_settings
 
 log = logging.getLogger("smartthumb")
 
@@ -60,6 +61,7 @@ def build_app(
 ) -> APIGatewayHttpResolver:
     """Routes of the thumbnail API. ``on_metric(name, value)`` records counts."""
     app = APIGatewayHttpResolver()
+    verifier = verifier_from_settings(settings)  # off unless a signing secret is configured
 
     def metric(name: str, value: float = 1) -> None:
         if on_metric is not None:
@@ -67,7 +69,9 @@ def build_app(
 
     @app.get("/th")
     def thumbnail() -> Response:
-        params = parse_query_string(app.current_event.raw_query_string or "")
+        raw_query = app.current_event.raw_query_string or ""
+        verifier.verify(query_pairs(raw_query))  # 403 before any parameter is looked at
+        params = parse_query_string(raw_query)
         request = parse_th(params, settings)
         result = service.thumbnail(
             request,

@@ -1,0 +1,71 @@
+"""Fixtures for the hardening tests: a ThumbnailFunction over a moto bucket."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from smartthumb.local_server import http_api_event
+from tests.conftest import FakeLambdaContext, image_bytes
+
+BUCKET = "hardening-secret-bucket-name"
+PREFIX = "private/source-prefix/"
+
+
+@dataclass
+class Fn:
+    """A loaded ThumbnailFunction and helpers to call it."""
+
+    module: ModuleType
+    s3: Any
+    context: FakeLambdaContext
+
+    def put(self, image_id: str, data: bytes) -> None:
+        self.s3.put_object(Bucket=BUCKET, Key=PREFIX + image_id, Body=data)
+
+    def get(self, target: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+        event = http_api_event("GET", target, dict(headers or {"accept": "*/*"}))
+        return self.module.handler(event, self.context)
+
+    def call(self, event: dict[str, Any]) -> dict[str, Any]:
+        return self.module.handler(event, self.context)
+
+
+def body_image(result: Mapping[str, Any]) -> Image.Image:
+    assert result["isBase64Encoded"] is True
+    im = Image.open(io.BytesIO(base64.b64decode(result["body"])))
+    im.load()
+    return im
+
+
+def error_of(result: Mapping[str, Any]) -> dict[str, Any]:
+    assert result["headers"]["Content-Type"] == "application/json", result
+    return json.loads(result["body"])["error"]
+
+
+@pytest.fixture
+def make_fn(s3, monkeypatch, function_loader) -> Callable[..., Fn]:
+    """``make_fn(**env)`` loads the function with these extra environment variables."""
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(
+        Bucket=BUCKET, Key=PREFIX + "photo.jpg", Body=image_bytes(Image.new("RGB", (474, 316), (40, 90, 160)))
+    )
+
+    def make(**env: str) -> Fn:
+        monkeypatch.setenv("SOURCE_BUCKET", BUCKET)
+        monkeypatch.setenv("SOURCE_PREFIX", PREFIX)
+        for name in ("SIGNING_SECRET", "SIGNING_SECRET_PARAMETER", "SIGNING_SECRET_ARN"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return Fn(function_loader("thumbnail"), s3, FakeLambdaContext())
+
+    return make
