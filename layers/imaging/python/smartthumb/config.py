@@ -90,6 +90,12 @@ class Settings:
     signing_secret_arn: str = ""
     #: ANALYSIS_TIME_BUDGET_MS: time allowed for on-the-fly analysis in ``c=7``.
     analysis_time_budget_ms: int = 3000
+    #: AZURE_API_KEY: when set, the Azure-compatible endpoint requires it in ``Ocp-Apim-Subscription-Key``.
+    azure_api_key: str = ""
+    #: AZURE_MAX_BODY_BYTES: largest image body the Azure-compatible endpoint accepts.
+    azure_max_body_bytes: int = 4 * 1024 * 1024
+    #: LOCAL_ANALYSIS_STORE: folder for sidecars when ANALYSIS_BUCKET is empty (default: user cache).
+    local_analysis_store: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +130,9 @@ class Settings:
             signing_secret_parameter=env.get("SIGNING_SECRET_PARAMETER", "").strip(),
             signing_secret_arn=env.get("SIGNING_SECRET_ARN", "").strip(),
             analysis_time_budget_ms=_int(env, "ANALYSIS_TIME_BUDGET_MS", cls.analysis_time_budget_ms),
+            azure_api_key=env.get("AZURE_API_KEY", "").strip(),
+            azure_max_body_bytes=_int(env, "AZURE_MAX_BODY_BYTES", cls.azure_max_body_bytes),
+            local_analysis_store=env.get("LOCAL_ANALYSIS_STORE", "").strip(),
         )
         settings.validate()
         return settings
