@@ -107,7 +107,7 @@ class OpenedImage:
     size: Size  # after EXIF orientation
     format: str  # "JPEG" (also for MPO), "PNG", "GIF", "WEBP", "TIFF", "BMP"
     has_alpha: bool
-    orientation: int  # EXIF 1..8
+    orientation: int  # EXIF 1..8 still to apply (1 for TIFF: Pillow's reader applies it while loading)
     icc_profile: bytes | None
 
 
@@ -158,11 +158,15 @@ def _gif_scan(data: bytes, frame_limit: int) -> tuple[int, int]:
 
 
 def _orientation(im: Image.Image) -> int:
-    """The EXIF orientation without decoding pixels.
+    """The EXIF orientation still to apply, read without decoding pixels.
 
+    Pillow's TIFF reader applies the Orientation tag itself (its ``size`` is
+    already upright and ``load()`` transposes), so TIFF needs nothing: 1.
     Pillow's PNG ``getexif()`` decodes the whole image when the eXIf chunk is
     not before IDAT, so for PNG only the header's chunk is consulted.
     """
+    if im.format == "TIFF":
+        return 1
     try:
         if im.format == "PNG":
             raw = im.info.get("exif")
