@@ -97,3 +97,13 @@ def test_patched_saliency_model_runs_at_the_new_side() -> None:
     assert session.get_inputs()[0].shape == [1, 3, 256, 256]
     (out,) = session.run([session.get_outputs()[0].name], {"input.1": np.zeros((1, 3, 256, 256), np.float32)})
     assert out.shape == (1, 1, 256, 256)
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_preload_creates_and_warms_both_sessions() -> None:
+    seconds = models.preload()
+    assert seconds >= 0
+    assert (models.YUNET.filename, 640) in models.load_times or models.get_session(models.YUNET)
+    assert models.get_session(models.U2NETP) is models.get_session(models.U2NETP)
+    assert {models.YUNET.filename, models.U2NETP.filename} <= {name for name, _ in models._sessions}
