@@ -102,8 +102,12 @@ def test_patched_saliency_model_runs_at_the_new_side() -> None:
 @pytest.mark.model
 @pytest.mark.slow
 def test_preload_creates_and_warms_both_sessions() -> None:
+    models.clear_sessions()
+    assert models.load_times == {}
     seconds = models.preload()
-    assert seconds >= 0
-    assert (models.YUNET.filename, 640) in models.load_times or models.get_session(models.YUNET)
-    assert models.get_session(models.U2NETP) is models.get_session(models.U2NETP)
-    assert {models.YUNET.filename, models.U2NETP.filename} <= {name for name, _ in models._sessions}
+    assert set(models.load_times) == {(models.YUNET.filename, 640), (models.U2NETP.filename, 320)}
+    assert seconds >= sum(models.load_times.values())
+    # Later lookups reuse them.
+    session = models.get_session(models.U2NETP)
+    models.preload()
+    assert models.get_session(models.U2NETP) is session
