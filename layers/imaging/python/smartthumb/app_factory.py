@@ -57,7 +57,14 @@ def build_thumbnail_app(
     s3_client: Any | None = None,
     on_metric: Callable[[str, float], None] | None = None,
 ) -> APIGatewayHttpResolver:
+    from smartthumb.azure_api import register_azure_routes
+    from smartthumb.sidecars import SidecarRegionProvider, store_from_settings
+
     source = source or source_from_settings(settings, client=s3_client)
-    regions = regions or build_region_provider(settings, s3_client)
+    # c=7: the precomputed sidecar when current, else analysis on the fly (written back).
+    sidecars = SidecarRegionProvider(settings, store_from_settings(settings, s3_client), on_metric=on_metric)
+    regions = regions or sidecars
     service = ThumbnailService(settings, source, regions)
-    return build_app(settings, service, on_metric=on_metric)
+    app = build_app(settings, service, on_metric=on_metric)
+    register_azure_routes(app, settings, source=source, sidecars=sidecars, on_metric=on_metric)
+    return app

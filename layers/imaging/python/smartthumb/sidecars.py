@@ -506,11 +506,30 @@ class LocalSidecarStore:
         return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*.json"))
 
 
+class NullSidecarStore:
+    """No sidecars (an S3 source without an analysis bucket): always computes."""
+
+    def read(self, source_key: str) -> tuple[Sidecar | None, str | None]:
+        return None, None
+
+    def write(self, source_key: str, sidecar: Sidecar, expect: str | None) -> None:
+        return None
+
+    def delete(self, source_key: str, expect: str) -> None:
+        return None
+
+    def list_keys(self) -> list[str]:
+        return []
+
+
 def store_from_settings(settings: Settings, client: Any | None = None) -> SidecarStore:
-    """S3 when ``ANALYSIS_BUCKET`` is set; else a local folder (``LOCAL_ANALYSIS_STORE``,
-    default: a per-store folder in the user's cache, never inside the image store)."""
+    """S3 when ``ANALYSIS_BUCKET`` is set; none for an S3 source without one; else a
+    local folder (``LOCAL_ANALYSIS_STORE``, default: a per-store folder in the
+    user's cache, never inside the image store)."""
     if settings.analysis_bucket:
         return S3SidecarStore(settings.analysis_bucket, settings.analysis_prefix, client=client)
+    if settings.source_bucket:
+        return NullSidecarStore()
     root = getattr(settings, "local_analysis_store", "") or ""
     if not root:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "smartthumb" / "analysis"
@@ -704,14 +723,15 @@ class SidecarRegionProvider:
             etag=source.etag,
             data=source.data,
             trigger="OnDemand",
+            automatic=False,
         )
         self.analysis_calls += 1
         try:
             result = write_guarded(self.store, sidecar, current=current, token=token)
             elapsed_ms = (time.perf_counter() - started) * 1000
             log.info("sidecar %s for %r after %.0f ms", result.decision.value, source.key, elapsed_ms)
-        except ThumbError as exc:
-            log.warning("sidecar write-back failed (%s); the region is still used", exc.code)
+        except (ThumbError, OSError) as exc:
+            log.warning("sidecar write-back failed (%s); the region is still used", exc)
         return sidecar
 
 
@@ -726,9 +746,12 @@ def analyse_to_sidecar(
     trigger: str,
     sequencer: str | None = None,
     version_id: str | None = None,
+    automatic: bool = True,
 ) -> Sidecar:
-    """Run the analysis for the configured ratios and the automatic crop.
+    """Run the analysis for the configured ratios and (``automatic``) the automatic crop.
 
+    The automatic crop costs a second pass (the analysis API takes either
+    ratios or none); the on-demand ``c=7`` path skips it to keep its latency.
     A permanent problem with the bytes (4xx :class:`ThumbError`: not an image,
     too large) gives an error sidecar; anything else propagates.
     """
@@ -736,7 +759,7 @@ def analyse_to_sidecar(
     extra = {"sequencer": sequencer, "version_id": version_id, "trigger": trigger}
     try:
         analysis = analyze(data, ratios, settings)
-        automatic = analyze(data, None, settings)
+        auto = analyze(data, None, settings) if automatic else None
     except ThumbError as exc:
         if not exc.permanent:
             raise
@@ -747,7 +770,7 @@ def analyse_to_sidecar(
         etag=etag,
         size=len(data),
         analysis=analysis,
-        automatic=automatic,
+        automatic=auto,
         ratios=ratios,
         **extra,
     )
