@@ -141,15 +141,19 @@ def child(lib: str, path: str, side: int, preload: bool) -> None:
     print(json.dumps(result))
 
 
-def run_child(lib: str, path: Path, side: int, preload: bool = False) -> dict:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", lib, str(path), str(side), "1" if preload else "0"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=os.environ.copy(),
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def run_child(lib: str, path: Path, side: int, preload: bool = False, reps: int = 1) -> dict:
+    """Median of each figure over ``reps`` fresh processes."""
+    runs = []
+    for _ in range(reps):
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", lib, str(path), str(side), "1" if preload else "0"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=os.environ.copy(),
+        )
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def side_check(side: int) -> int:
@@ -208,6 +212,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=9, help="timed repetitions per image and library (default 9)")
     parser.add_argument("--quick", action="store_true", help="3 repetitions, one fresh-process sample")
     parser.add_argument("--workdir", help="keep the synthesised sources here (default: a temp dir)")
+    parser.add_argument("--fresh-reps", type=int, default=5, help="fresh processes per row, median (default 5)")
     parser.add_argument("--side", type=int, default=None, help="U²-Net-p input side (default: the analyzer's)")
     parser.add_argument("--side-check", type=int, metavar="SIDE", help="compare crops at SIDE against 320 and exit")
     parser.add_argument("--child", nargs=4, metavar=("LIB", "PATH", "SIDE", "PRELOAD"), help=argparse.SUPPRESS)
@@ -277,7 +282,8 @@ def main() -> int:
 
     vips_warm = statistics.median(all_vips)
     print()
-    print("fresh process (one subprocess per row; 'cold' = lazy load inside the first analysis,")
+    fresh_reps = 1 if args.quick else args.fresh_reps
+    print(f"fresh process (median of {fresh_reps} subprocesses per row; 'cold' = lazy load inside the first analysis,")
     print("'preload' = models.preload() at init first, its time in the load column):")
     print(
         f"{'image':22s} {'run':>18s} {'import ms':>10s} {'load ms':>8s} {'first ms':>9s} {'2nd ms':>7s} "
@@ -287,7 +293,7 @@ def main() -> int:
     worst = {"cold": 0.0, "preload": 0.0}
     for path in fresh_paths:
         for label, preload in (("cold", False), ("preload", True)):
-            o = run_child("ours", path, side, preload)
+            o = run_child("ours", path, side, preload, fresh_reps)
             worst[label] = max(worst[label], o["first_s"] / vips_warm)
             load = o["preload_s"] if preload else o["load_s"]
             print(
@@ -295,7 +301,7 @@ def main() -> int:
                 f"{o['first_s'] * 1000:9.1f} {o['second_s'] * 1000:7.1f} {o['peak_mib']:9.1f} "
                 f"{o['first_s'] / vips_warm:10.2f}"
             )
-        v = run_child("vips", path, side)
+        v = run_child("vips", path, side, reps=fresh_reps)
         print(
             f"{path.name:22s} {'libvips':>18s} {v['import_s'] * 1000:10.1f} {'':>8s} {v['first_s'] * 1000:9.1f} "
             f"{'':>7s} {v['peak_mib']:9.1f}"
