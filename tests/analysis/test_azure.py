@@ -138,3 +138,16 @@ def test_pure_modules_do_not_import_onnxruntime() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_provider_import_is_light() -> None:
+    """The /th handler constructs the provider at start; numpy and onnxruntime wait for c=7."""
+    code = (
+        "import sys\n"
+        "from smartthumb.analysis.provider import OnnxRegionProvider\n"
+        "from smartthumb.config import Settings\n"
+        "OnnxRegionProvider(Settings())\n"
+        "print(sorted(m for m in ('numpy', 'onnxruntime') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -8,6 +8,10 @@ is still used (its cost is already paid) and logged.
 
 Results are memoised per ``(key, etag)`` in a small LRU, so the several
 thumbnail sizes of one image requested together analyse it once.
+
+Importing this module is cheap (no numpy, Pillow or onnxruntime): the
+thumbnail handler can construct the provider at start and only ``c=7``
+requests pay for the analysis imports.
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from smartthumb.analysis import models
-from smartthumb.analysis.analyzer import Analysis, analyze_image
 from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
 from smartthumb.geometry import Box, Size
 from smartthumb.regions import RegionHint
 from smartthumb.sources import SourceObject
+
+if TYPE_CHECKING:
+    from smartthumb.analysis.analyzer import Analysis
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,13 @@ log = logging.getLogger(__name__)
 INITIAL_ESTIMATE_MS = 400.0
 COLD_EXTRA_MS = 250.0
 CACHE_ENTRIES = 64
+
+
+def analyze_image(data: bytes, ratios: Sequence[float] | None, settings: Settings) -> Analysis:
+    """:func:`smartthumb.analysis.analyzer.analyze_image`, imported on first use."""
+    from smartthumb.analysis.analyzer import analyze_image as analyze
+
+    return analyze(data, ratios, settings)
 
 
 class OnnxRegionProvider:
