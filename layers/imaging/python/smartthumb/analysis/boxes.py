@@ -38,9 +38,15 @@ Rules and thresholds
 * **Automatic crop** (no ratio requested): the region of interest's own
   ratio, clamped to [:data:`AUTO_RATIO_MIN`, :data:`AUTO_RATIO_MAX`] (the
   range Azure allows there) and rounded to two decimals, then boxed like a
-  requested ratio: the largest box of the region's shape keeps it whole with
-  the least of the rest. Without a region, the image's own ratio (clamped):
-  the whole picture when it is not extreme.
+  requested ratio. A box of the region's own shape is the one that can hold
+  the region whole while cutting the most of what lies beside it (any other
+  shape, scaled to hold the region, takes in more width or more height).
+  Without a region, the image's own ratio (clamped): the whole picture when
+  it is not extreme.
+
+Values: faces +50 % of their height above, +20 % below, +25 % of their width
+each side; saliency threshold 0.5; nothing salient below 0.5 % of the map;
+ROI trim 1 % of the mass per side; mass tolerance 1 % of the total.
 """
 
 from __future__ import annotations
