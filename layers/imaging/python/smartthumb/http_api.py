@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
@@ -24,17 +25,20 @@ log = logging.getLogger("smartthumb")
 JSON = "application/json"
 
 
-def error_response(status: int, code: str, message: str, extra_headers: dict[str, str] | None = None) -> Response:
+def json_error(status: int, body: dict[str, Any], extra_headers: dict[str, str] | None = None) -> Response:
     headers = {"Cache-Control": "no-store"}
     if status in (429, 503):
         headers["Retry-After"] = "1"
     headers.update(extra_headers or {})
-    body = json.dumps({"error": {"code": code, "message": message}})
-    return Response(status_code=status, content_type=JSON, body=body, headers=headers)
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body), headers=headers)
+
+
+def error_response(status: int, code: str, message: str, extra_headers: dict[str, str] | None = None) -> Response:
+    return json_error(status, {"error": {"code": code, "message": message}}, extra_headers)
 
 
 def thumb_error_response(exc: ThumbError) -> Response:
-    return error_response(exc.status, exc.code, exc.message)
+    return json_error(exc.status, exc.to_body())
 
 
 def _header(app: APIGatewayHttpResolver, name: str) -> str | None:
