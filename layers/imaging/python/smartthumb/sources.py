@@ -14,6 +14,9 @@ from typing import Any, BinaryIO, Protocol
 
 from smartthumb.errors import SourceNotFound, SourceTooLarge, SourceUnavailable
 
+#: File extensions listed as images (any file can still be requested by id).
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp"})
+
 
 @dataclass(frozen=True, slots=True)
 class SourceObject:
@@ -79,10 +82,15 @@ class LocalFolderSource:
         return SourceObject(key=self.prefix + image_id, data=data, etag=etag)
 
     def list_ids(self) -> list[str]:
+        """Ids of the files that look like images (by extension), for listings."""
         base = self.root / self.prefix if self.prefix else self.root
         if not base.is_dir():
             return []
-        return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file() and not p.name.startswith("."))
+        return sorted(
+            str(p.relative_to(base))
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
+        )
 
 
 class S3Source:
