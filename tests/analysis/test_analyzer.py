@@ -142,3 +142,13 @@ def test_analysis_json_has_no_numpy_types(settings: Settings, monkeypatch: pytes
     text = json.dumps(result.to_azure())
     assert '"aspectRatio": 1.5' in text
     assert result.faces[0].box == Box(10, 20, 31, 41)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+def test_nonsense_ratios_are_a_programming_error(bad: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartthumb.analysis import faces
+
+    monkeypatch.setattr(faces, "detect_faces", lambda rgb: [faces.RawFace(1, 1, 5, 5, 0.9, ((1, 1),) * 5)])
+    decoded = decode_for_analysis(encode(Image.new("RGB", (64, 48)), "PNG"), Settings())
+    with pytest.raises(ValueError):
+        analyzer.analyze_array(decoded, [1.0, bad])

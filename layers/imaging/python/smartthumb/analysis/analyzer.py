@@ -225,7 +225,9 @@ def analyze_array(
         saliency = saliency_model.saliency_map(rgb, saliency_side)
     roi = boxes.region_of_interest(face_boxes, saliency, size)
 
-    requested = list(ratios or [])
+    requested = [float(r) for r in ratios or []]
+    if any(not math.isfinite(r) or r <= 0 for r in requested):
+        raise ValueError("aspect ratios must be positive numbers")
     if not requested:
         requested = [boxes.auto_ratio(size, roi)]
     crops = tuple((r, boxes.crop_for_ratio(size, r, face_boxes, saliency, roi)) for r in requested)
