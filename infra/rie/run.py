@@ -1,0 +1,605 @@
+"""Run a function of template.yaml under the real AWS Lambda Runtime Interface Emulator, without Docker.
+
+What it does, as ``sam local invoke`` would inside its container:
+
+* reads ``template.yaml`` for the function's handler, memory, timeout and
+  environment (Globals merged with the function's own variables, intrinsic
+  functions resolved against the parameter defaults), then overlays
+  ``infra/env.json`` the way ``sam local --env-vars`` does (only variables the
+  template declares);
+* lays out a Lambda-like tree in a temporary directory: ``var/task`` is the
+  function's code, built by its own Makefile; ``opt/python`` is the layer;
+* starts ``aws-lambda-rie`` (the emulator binary shipped inside the
+  aws-sam-cli wheel, installed in ``.venv-tools`` by ``infra/setup-tools.sh``)
+  with ``python -m awslambdaric <handler>`` on free 127.0.0.1 ports, the
+  runtime's environment cleared of the caller's variables, and
+  ``PYTHONPATH=var/task:opt/python`` (Lambda's order: function, then layer,
+  then the runtime's own packages);
+* serves S3 from moto's ``ThreadedMotoServer`` on 127.0.0.1 through boto3's
+  ``AWS_ENDPOINT_URL_S3`` with fake credentials in us-east-1.
+
+The layer, two ways:
+
+* default (``source``): ``opt/python`` holds links to the repository's
+  ``layers/imaging/python/smartthumb`` and ``layers/imaging/models`` (as
+  ``smartthumb_models``); the third-party packages come from the project venv,
+  whose interpreter runs the function. Fast, and always the working tree.
+* ``--layer-dir DIR``: ``DIR`` is used as ``/opt/python`` as is, e.g. a layer
+  built for this machine's Python by ``make -C layers/imaging build-ImagingLayer
+  LAYER_PYTHON=3.11 ARTIFACTS_DIR=...`` (``DIR`` is then ``ARTIFACTS_DIR/python``).
+
+Examples::
+
+    .venv/bin/python infra/rie/run.py ThumbnailFunction --seed-samples -e infra/events/th_fit.json --out /tmp/th.jpg
+    .venv/bin/python infra/rie/run.py AnalyzeFunction --seed-samples -e infra/events/analyze_s3_put.json
+    .venv/bin/python infra/rie/run.py ThumbnailFunction --seed-samples --keep-running   # then POST events yourself
+
+Tests and ``tests/bench/bench_coldstart.py`` use :class:`LocalLambda` directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yaml"
+ENV_JSON = REPO / "infra" / "env.json"
+LAYER_SOURCE = REPO / "layers" / "imaging" / "python"
+MODELS_SOURCE = REPO / "layers" / "imaging" / "models"
+SAMPLES = LAYER_SOURCE / "smartthumb" / "samples"
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/smartthumb-local/00000000-0000-4000-8000-000000000000"
+
+
+class RunnerError(RuntimeError):
+    """The template, the emulator or the tools are not as expected."""
+
+
+# --- template reading ---------------------------------------------------------------
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags (!Ref, !Sub, ...) into their long form."""
+
+
+def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "Condition":
+        return {"Condition": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as plain data, intrinsic functions in their long (JSON) form."""
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    if not isinstance(data, dict) or "Resources" not in data:
+        raise RunnerError(f"{path} is not a CloudFormation template")
+    return data
+
+
+class _Unresolvable(Exception):
+    """A value that only exists in a deployed stack (a resource's Ref or attribute)."""
+
+
+@dataclass
+class _Resolver:
+    """Evaluates the intrinsic functions a function's properties use, for a stack that does not exist."""
+
+    template: Mapping[str, Any]
+    parameters: dict[str, str]
+    _conditions: dict[str, bool] = field(default_factory=dict)
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = bool(self.resolve(self.template.get("Conditions", {})[name]))
+        return self._conditions[name]
+
+    def resolve(self, value: Any) -> Any:  # noqa: C901, PLR0911, PLR0912 - one branch per intrinsic
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {k: self.resolve(v) for k, v in value.items()}
+        (key, arg), *_ = value.items()
+        if key == "Ref":
+            if arg in self.parameters:
+                return self.parameters[arg]
+            raise _Unresolvable(arg)
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::If":
+            name, yes, no = arg
+            return self.resolve(yes if self.condition(name) else no)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(a) for a in arg)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self.resolve(arg[0])
+        if key == "Fn::And":
+            return all(self.resolve(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self.resolve(a) for a in arg)
+        if key == "Fn::Select":
+            index, items = arg
+            return self.resolve(items)[int(self.resolve(index))]
+        if key == "Fn::Split":
+            sep, text = arg
+            return str(self.resolve(text)).split(sep)
+        if key == "Fn::Join":
+            sep, items = arg
+            return sep.join(str(i) for i in self.resolve(items))
+        if key == "Fn::Sub":
+            text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+            values = {k: self.resolve(v) for k, v in local.items()}
+
+            def _one(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name.startswith("!"):
+                    return "${" + name[1:] + "}"
+                if name in values:
+                    return str(values[name])
+                return str(self.resolve({"Ref": name}))
+
+            return re.sub(r"\$\{([^}]+)\}", _one, text)
+        if key in ("Fn::GetAtt", "Fn::ImportValue", "Fn::GetAZs"):
+            raise _Unresolvable(str(arg))
+        return {key: self.resolve(arg)}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the emulator needs to know about one function of the template."""
+
+    logical_id: str
+    code_dir: Path
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    environment: dict[str, str]
+
+
+def _stringify(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def function_spec(
+    logical_id: str,
+    *,
+    template_path: Path = TEMPLATE,
+    parameter_overrides: Mapping[str, str] | None = None,
+    env_json: Path | None = ENV_JSON,
+) -> FunctionSpec:
+    """Read one ``AWS::Serverless::Function`` with its resolved environment.
+
+    Variables whose value only a deployed stack knows resolve to "" (as ``sam
+    local`` does); ``env_json`` (``sam local --env-vars`` format) then overrides
+    declared variables, first from its ``Parameters`` section, then from the
+    section named after the function.
+    """
+    template = load_template(template_path)
+    resource = template["Resources"].get(logical_id)
+    if not resource or resource.get("Type") != "AWS::Serverless::Function":
+        raise RunnerError(f"{logical_id} is not an AWS::Serverless::Function of {template_path}")
+    params = {name: _stringify(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    params.update(parameter_overrides or {})
+    params.update(
+        {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": "smartthumb-local",
+            "AWS::StackId": STACK_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": "",
+        }
+    )
+    resolver = _Resolver(template, params)
+    glob = template.get("Globals", {}).get("Function", {})
+    props = {**glob, **resource.get("Properties", {})}
+    variables: dict[str, Any] = {
+        **glob.get("Environment", {}).get("Variables", {}),
+        **resource.get("Properties", {}).get("Environment", {}).get("Variables", {}),
+    }
+    environment: dict[str, str] = {}
+    for name, raw in variables.items():
+        try:
+            environment[name] = _stringify(resolver.resolve(raw))
+        except _Unresolvable:
+            environment[name] = ""
+    if env_json is not None and env_json.exists():
+        overrides = json.loads(env_json.read_text(encoding="utf-8"))
+        for section in ("Parameters", logical_id):
+            for name, value in overrides.get(section, {}).items():
+                if name in environment:
+                    environment[name] = _stringify(value)
+    return FunctionSpec(
+        logical_id=logical_id,
+        code_dir=(template_path.parent / str(resolver.resolve(props["CodeUri"]))).resolve(),
+        handler=str(resolver.resolve(props["Handler"])),
+        memory_mb=int(resolver.resolve(props.get("MemorySize", 128))),
+        timeout_s=int(resolver.resolve(props.get("Timeout", 3))),
+        environment=environment,
+    )
+
+
+# --- tools ------------------------------------------------------------------------------
+
+
+def find_rie() -> Path:
+    """The emulator binary for this machine: $SMARTTHUMB_RIE, else the one in .venv-tools' aws-sam-cli."""
+    explicit = os.environ.get("SMARTTHUMB_RIE")
+    if explicit:
+        return Path(explicit)
+    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    hits = sorted((REPO / ".venv-tools").glob(f"lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-{arch}"))
+    if not hits:
+        raise RunnerError("aws-lambda-rie not found: run `bash infra/setup-tools.sh` (installs aws-sam-cli)")
+    return hits[-1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, deadline: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RunnerError(f"process exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.02)
+    raise RunnerError(f"nothing listens on 127.0.0.1:{port}")
+
+
+# --- S3 --------------------------------------------------------------------------------
+
+
+class LocalS3:
+    """moto's S3 server on a free 127.0.0.1 port, with the buckets the function expects."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+        self.port = free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalS3:
+        self._server.start()
+        _wait_for_port(self.port, time.monotonic() + 10)
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+        )
+
+    def prepare(self, environment: Mapping[str, str], *, seed_samples: bool = False) -> None:
+        """Create SOURCE_BUCKET and ANALYSIS_BUCKET; optionally upload the sample images under SOURCE_PREFIX."""
+        s3 = self.client()
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        for name in {environment.get("SOURCE_BUCKET", ""), environment.get("ANALYSIS_BUCKET", "")} - {""}:
+            if name not in existing:
+                s3.create_bucket(Bucket=name)
+        if seed_samples and environment.get("SOURCE_BUCKET"):
+            for image in sorted(SAMPLES.glob("*.jpg")):
+                s3.upload_file(
+                    str(image), environment["SOURCE_BUCKET"], environment.get("SOURCE_PREFIX", "") + image.name
+                )
+
+
+# --- the emulator --------------------------------------------------------------------
+
+
+@dataclass
+class InvokeResult:
+    """One invocation: the function's JSON answer and the client-side wall time."""
+
+    payload: Any
+    wall_ms: float
+
+    @property
+    def is_error(self) -> bool:
+        return isinstance(self.payload, dict) and "errorType" in self.payload and "errorMessage" in self.payload
+
+
+_INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
+_REPORT = re.compile(r"^REPORT RequestId: \S+\s.*?\bDuration: ([0-9.]+) ms", re.MULTILINE)
+
+
+class LocalLambda:
+    """One function of the template in the real emulator, with a Lambda-like directory tree.
+
+    Use as a context manager; :meth:`invoke` POSTs an event to the emulator's
+    invocations endpoint. The emulator starts the runtime (and so runs the
+    function's init) on the first invocation, as Lambda does on a cold start.
+    """
+
+    def __init__(
+        self,
+        logical_id: str,
+        *,
+        s3_endpoint: str | None = None,
+        layer_dir: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        parameter_overrides: Mapping[str, str] | None = None,
+        env_json: Path | None = ENV_JSON,
+        python: str | None = None,
+    ) -> None:
+        self.spec = function_spec(logical_id, parameter_overrides=parameter_overrides, env_json=env_json)
+        self.s3_endpoint = s3_endpoint
+        self.layer_dir = layer_dir
+        self.extra_env = dict(extra_env or {})
+        self.python = python or sys.executable
+        self.port = 0
+        self.root: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_path: Path | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{INVOKE_PATH}"
+
+    def environment(self) -> dict[str, str]:
+        """The runtime's whole environment: the template's variables plus what Lambda itself sets."""
+        assert self.root is not None
+        task, opt = self.root / "var" / "task", self.root / "opt" / "python"
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "HOME": str(self.root),
+            **self.spec.environment,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_LAMBDA_FUNCTION_NAME": self.spec.logical_id,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.spec.timeout_s),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.spec.logical_id}",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "LAMBDA_TASK_ROOT": str(task),
+            # As under `sam local`: Powertools turns the X-Ray tracer off.
+            "AWS_SAM_LOCAL": "true",
+            "PYTHONPATH": f"{task}{os.pathsep}{opt}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if self.s3_endpoint:
+            env["AWS_ENDPOINT_URL_S3"] = self.s3_endpoint
+        env.update(self.extra_env)
+        return env
+
+    def _lay_out(self) -> None:
+        assert self.root is not None
+        task = self.root / "var" / "task"
+        task.mkdir(parents=True)
+        makefile = self.spec.code_dir / "Makefile"
+        if makefile.exists():
+            # The function's own build (BuildMethod: makefile) fills /var/task.
+            subprocess.run(
+                ["make", "-s", "-f", str(makefile), f"build-{self.spec.logical_id}", f"ARTIFACTS_DIR={task}"],
+                check=True,
+                cwd=self.spec.code_dir,
+            )
+        else:
+            shutil.copytree(self.spec.code_dir, task, dirs_exist_ok=True)
+        opt = self.root / "opt" / "python"
+        if self.layer_dir is not None:
+            opt.parent.mkdir(parents=True)
+            opt.symlink_to(self.layer_dir.resolve(), target_is_directory=True)
+        else:
+            opt.mkdir(parents=True)
+            (opt / "smartthumb").symlink_to(LAYER_SOURCE / "smartthumb", target_is_directory=True)
+            (opt / "smartthumb_models").symlink_to(MODELS_SOURCE, target_is_directory=True)
+
+    def start(self) -> LocalLambda:
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"rie-{self.spec.logical_id}-")
+        self.root = Path(self._tmp.name)
+        self._lay_out()
+        self.port = free_port()
+        runtime_api = free_port()
+        self._log_path = self.root / "emulator.log"
+        log = self._log_path.open("wb")
+        self._proc = subprocess.Popen(
+            [
+                str(find_rie()),
+                "--runtime-interface-emulator-address",
+                f"127.0.0.1:{self.port}",
+                "--runtime-api-address",
+                f"127.0.0.1:{runtime_api}",
+                self.python,
+                "-m",
+                "awslambdaric",
+                self.spec.handler,
+            ],
+            cwd=self.root / "var" / "task",
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        _wait_for_port(self.port, time.monotonic() + 15, self._proc)
+        return self
+
+    def invoke(self, event: Any, *, timeout: float | None = None) -> InvokeResult:
+        """POST one event; the answer is the function's return value (or Lambda's error object)."""
+        body = json.dumps(event).encode()
+        request = urllib.request.Request(
+            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=timeout or self.spec.timeout_s + 30) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:  # the emulator answers 4xx/5xx for runtime failures
+            raw = exc.read()
+        wall_ms = (time.perf_counter() - started) * 1000
+        try:
+            payload = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            payload = raw.decode(errors="replace")
+        return InvokeResult(payload, wall_ms)
+
+    def invoke_file(self, path: Path, **kwargs: Any) -> InvokeResult:
+        return self.invoke(json.loads(path.read_text(encoding="utf-8")), **kwargs)
+
+    def logs(self) -> str:
+        if self._log_path is None or not self._log_path.exists():
+            return ""
+        return self._log_path.read_text(encoding="utf-8", errors="replace")
+
+    def init_durations_ms(self) -> list[float]:
+        """The emulator's ``INIT REPORT`` durations: runtime start plus the handler module's import."""
+        return [float(m) for m in _INIT_REPORT.findall(self.logs())]
+
+    def invoke_durations_ms(self) -> list[float]:
+        """``REPORT`` durations, one per invocation (the first includes the lazy init in this emulator)."""
+        return [float(m) for m in _REPORT.findall(self.logs())]
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=10)
+        self._proc = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> LocalLambda:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def local_stack(
+    logical_id: str, *, seed_samples: bool = False, **kwargs: Any
+) -> Iterator[tuple[LocalLambda, LocalS3]]:
+    """A moto S3 with the function's buckets, and the function in the emulator pointed at it."""
+    s3 = LocalS3().start()
+    try:
+        fn = LocalLambda(logical_id, s3_endpoint=s3.endpoint, **kwargs)
+        s3.prepare({**fn.spec.environment, **fn.extra_env}, seed_samples=seed_samples)
+        with fn:
+            yield fn, s3
+    finally:
+        s3.stop()
+
+
+# --- command line --------------------------------------------------------------------
+
+
+def _print_result(result: InvokeResult, out: Path | None) -> None:
+    payload = result.payload
+    if isinstance(payload, dict) and payload.get("isBase64Encoded") and isinstance(payload.get("body"), str):
+        data = base64.b64decode(payload["body"])
+        if out is not None:
+            out.write_bytes(data)
+        shown = {**payload, "body": f"<{len(data)} bytes{f' written to {out}' if out else ''}>"}
+        print(json.dumps(shown, indent=2))
+    else:
+        print(json.dumps(payload, indent=2) if not isinstance(payload, str) else payload)
+    print(f"# {result.wall_ms:.1f} ms", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("function", help="logical id in template.yaml, e.g. ThumbnailFunction")
+    parser.add_argument("-e", "--event", type=Path, action="append", default=[], help="event file; repeatable")
+    parser.add_argument("--out", type=Path, help="write a base64 response body (decoded) to this file")
+    parser.add_argument("--layer-dir", type=Path, help="a built layer's python/ directory to use as /opt/python")
+    parser.add_argument("--s3-endpoint", help="use this S3 endpoint instead of starting moto")
+    parser.add_argument("--seed-samples", action="store_true", help="upload the sample images under SOURCE_PREFIX")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="extra environment")
+    parser.add_argument("--keep-running", action="store_true", help="serve until Ctrl-C, printing the invoke URL")
+    parser.add_argument("--logs", action="store_true", help="print the emulator's log at the end")
+    args = parser.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.set)
+
+    with contextlib.ExitStack() as stack:
+        if args.s3_endpoint:
+            fn = stack.enter_context(
+                LocalLambda(args.function, s3_endpoint=args.s3_endpoint, layer_dir=args.layer_dir, extra_env=extra)
+            )
+        else:
+            fn, _ = stack.enter_context(
+                local_stack(args.function, seed_samples=args.seed_samples, layer_dir=args.layer_dir, extra_env=extra)
+            )
+        for event in args.event:
+            _print_result(fn.invoke_file(event), args.out)
+        if args.keep_running:
+            print(f"POST events to {fn.url}  (Ctrl-C stops)", file=sys.stderr)
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
+        if args.logs:
+            print(fn.logs(), file=sys.stderr)
+        for ms in fn.init_durations_ms():
+            print(f"# INIT REPORT {ms:.1f} ms", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
