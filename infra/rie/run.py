@@ -43,6 +43,7 @@ import argparse
 import base64
 import contextlib
 import json
+import logging
 import os
 import platform
 import re
@@ -107,7 +108,7 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     """The template as plain data, intrinsic functions in their long (JSON) form."""
     with path.open(encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(fh, Loader=_CfnLoader)
     if not isinstance(data, dict) or "Resources" not in data:
         raise RunnerError(f"{path} is not a CloudFormation template")
     return data
@@ -130,7 +131,7 @@ class _Resolver:
             self._conditions[name] = bool(self.resolve(self.template.get("Conditions", {})[name]))
         return self._conditions[name]
 
-    def resolve(self, value: Any) -> Any:  # noqa: C901, PLR0911, PLR0912 - one branch per intrinsic
+    def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
@@ -301,8 +302,6 @@ class LocalS3:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        import logging
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
         self.port = free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -324,7 +323,7 @@ class LocalS3:
             endpoint_url=self.endpoint,
             region_name=REGION,
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+            aws_secret_access_key="testing",
         )
 
     def prepare(self, environment: Mapping[str, str], *, seed_samples: bool = False) -> None:
@@ -535,9 +534,7 @@ class LocalLambda:
 
 
 @contextlib.contextmanager
-def local_stack(
-    logical_id: str, *, seed_samples: bool = False, **kwargs: Any
-) -> Iterator[tuple[LocalLambda, LocalS3]]:
+def local_stack(logical_id: str, *, seed_samples: bool = False, **kwargs: Any) -> Iterator[tuple[LocalLambda, LocalS3]]:
     """A moto S3 with the function's buckets, and the function in the emulator pointed at it."""
     s3 = LocalS3().start()
     try:
