@@ -62,7 +62,7 @@ def make_fn(s3, monkeypatch, function_loader) -> Callable[..., Fn]:
     def make(**env: str) -> Fn:
         monkeypatch.setenv("SOURCE_BUCKET", BUCKET)
         monkeypatch.setenv("SOURCE_PREFIX", PREFIX)
-        for name in ("SIGNING_SECRET", "SIGNING_SECRET_PARAMETER", "SIGNING_SECRET_ARN"):
+        for name in ("SIGNING_SECRET", "SIGNING_SECRET_PARAMETER", "SIGNING_SECRET_ARN", "SIGNING_SECRET_PARAM"):
             monkeypatch.delenv(name, raising=False)
         for name, value in env.items():
             monkeypatch.setenv(name, value)

@@ -207,3 +207,18 @@ def test_cli_sign_refuses_without_secret_or_with_a_bad_query(monkeypatch, capsys
     assert cli_main(["sign", "id=a.jpg&w=0"]) == 1
     err = capsys.readouterr().err
     assert "'w'" in err and SECRET not in err
+
+
+def test_template_variable_takes_an_ssm_name_or_a_secret_arn(make_fn) -> None:
+    """template.yaml passes one SIGNING_SECRET_PARAM: an SSM name or a Secrets Manager ARN."""
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name="/smartthumb/key", Value=SECRET, Type="SecureString")
+    fn = make_fn(SIGNING_SECRET_PARAM="/smartthumb/key")
+    assert fn.get("/th?id=photo.jpg&w=100")["statusCode"] == 403
+    assert fn.get("/th?" + sign_query(SECRET, "id=photo.jpg&w=100"))["statusCode"] == 200
+
+    sm = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = sm.create_secret(Name="smartthumb-key", SecretString="another-secret")["ARN"]
+    fn = make_fn(SIGNING_SECRET_PARAM=arn)
+    assert fn.get("/th?" + sign_query(SECRET, "id=photo.jpg&w=100"))["statusCode"] == 403
+    assert fn.get("/th?" + sign_query("another-secret", "id=photo.jpg&w=100"))["statusCode"] == 200

@@ -46,6 +46,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _signing_ref(env: Mapping[str, str], *, arn: bool) -> str:
+    """Split ``SIGNING_SECRET_PARAM`` into an SSM parameter name or a Secrets Manager ARN."""
+    ref = env.get("SIGNING_SECRET_PARAM", "").strip()
+    is_secret_arn = ref.startswith("arn:") and ":secretsmanager:" in ref
+    return ref if is_secret_arn == arn else ""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Limits and wiring. Defaults suit a 1 GB Lambda behind CloudFront."""
@@ -87,6 +94,8 @@ class Settings:
     #: SIGNING_SECRET_PARAMETER: SSM parameter name holding the HMAC key (read once per container).
     signing_secret_parameter: str = ""
     #: SIGNING_SECRET_ARN: Secrets Manager secret (ARN or name) holding the HMAC key.
+    #: (SIGNING_SECRET_PARAM, as template.yaml passes it, is either: a Secrets
+    #: Manager ARN goes to ``signing_secret_arn``, anything else is an SSM name.)
     signing_secret_arn: str = ""
     #: ANALYSIS_TIME_BUDGET_MS: time allowed for on-the-fly analysis in ``c=7``.
     analysis_time_budget_ms: int = 3000
@@ -127,8 +136,8 @@ class Settings:
             enable_webp=_bool(env, "ENABLE_WEBP", cls.enable_webp),
             smartcrop_aspect_ratios=ratios,
             signing_secret=env.get("SIGNING_SECRET", ""),
-            signing_secret_parameter=env.get("SIGNING_SECRET_PARAMETER", "").strip(),
-            signing_secret_arn=env.get("SIGNING_SECRET_ARN", "").strip(),
+            signing_secret_parameter=env.get("SIGNING_SECRET_PARAMETER", "").strip() or _signing_ref(env, arn=False),
+            signing_secret_arn=env.get("SIGNING_SECRET_ARN", "").strip() or _signing_ref(env, arn=True),
             analysis_time_budget_ms=_int(env, "ANALYSIS_TIME_BUDGET_MS", cls.analysis_time_budget_ms),
             azure_api_key=env.get("AZURE_API_KEY", "").strip(),
             azure_max_body_bytes=_int(env, "AZURE_MAX_BODY_BYTES", cls.azure_max_body_bytes),
