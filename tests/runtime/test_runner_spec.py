@@ -1,0 +1,101 @@
+"""What the emulator runner reads from template.yaml and infra/env.json (no emulator started)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from smartthumb.config import Settings
+
+from .conftest import REPO, load_runner
+
+run = load_runner()
+
+THUMBNAIL_VARS = {
+    "SOURCE_BUCKET",
+    "SOURCE_PREFIX",
+    "ANALYSIS_BUCKET",
+    "ANALYSIS_PREFIX",
+    "MAX_DIMENSION",
+    "MAX_DPR",
+    "MAX_SOURCE_BYTES",
+    "MAX_SOURCE_PIXELS",
+    "MAX_OUTPUT_BYTES",
+    "DEFAULT_QUALITY",
+    "CACHE_CONTROL",
+    "FALLBACK_CACHE_CONTROL",
+    "ENABLE_WEBP",
+    "SMARTCROP_ASPECT_RATIOS",
+    "SIGNING_SECRET_PARAM",
+    "ANALYSIS_TIME_BUDGET_MS",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "AWS_ENDPOINT_URL_S3",
+}
+
+
+def test_thumbnail_spec_from_template_defaults() -> None:
+    spec = run.function_spec("ThumbnailFunction", env_json=None)
+    assert spec.handler == "app.handler"
+    assert spec.code_dir == REPO / "functions" / "thumbnail"
+    assert (spec.memory_mb, spec.timeout_s) == (1024, 20)
+    assert not THUMBNAIL_VARS - spec.environment.keys()
+    # The created bucket's name is computed from the stack id, not a Ref (no cycle).
+    assert spec.environment["SOURCE_BUCKET"] == "smartthumb-src-00000000-0000-4000-8000-000000000000"
+    assert spec.environment["CACHE_CONTROL"] == "public, max-age=86400"
+    assert spec.environment["AWS_ENDPOINT_URL_S3"] == ""
+    assert spec.environment["SIGNING_SECRET_PARAM"] == ""
+
+
+def test_parameter_overrides_reach_the_environment() -> None:
+    spec = run.function_spec(
+        "ThumbnailFunction",
+        env_json=None,
+        parameter_overrides={
+            "SourceBucketName": "my-images",
+            "EnableWebp": "false",
+            "CacheMaxAge": "60",
+            "SigningSecretSsmParameter": "/smartthumb/key",
+        },
+    )
+    assert spec.environment["SOURCE_BUCKET"] == "my-images"
+    assert spec.environment["ENABLE_WEBP"] == "false"
+    assert spec.environment["CACHE_CONTROL"] == "public, max-age=60"
+    assert spec.environment["SIGNING_SECRET_PARAM"] == "/smartthumb/key"
+
+
+def test_env_json_overrides_only_declared_variables(tmp_path: Path) -> None:
+    env_json = tmp_path / "env.json"
+    env_json.write_text(
+        json.dumps(
+            {
+                "Parameters": {"SOURCE_BUCKET": "shared", "NOT_IN_TEMPLATE": "x"},
+                "AnalyzeFunction": {"SOURCE_BUCKET": "analyze-only"},
+            }
+        )
+    )
+    thumb = run.function_spec("ThumbnailFunction", env_json=env_json)
+    analyze = run.function_spec("AnalyzeFunction", env_json=env_json)
+    assert thumb.environment["SOURCE_BUCKET"] == "shared"
+    assert analyze.environment["SOURCE_BUCKET"] == "analyze-only"
+    assert "NOT_IN_TEMPLATE" not in thumb.environment
+
+
+@pytest.mark.parametrize("function", ["ThumbnailFunction", "AnalyzeFunction"])
+@pytest.mark.parametrize("env_json", [None, REPO / "infra" / "env.json"], ids=["template", "env.json"])
+def test_template_environment_is_a_valid_configuration(function: str, env_json: Path | None) -> None:
+    """What the template (and the local env.json) sets passes the code's own start-up validation."""
+    spec = run.function_spec(function, env_json=env_json)
+    settings = Settings.from_env(spec.environment)
+    assert settings.source_bucket and settings.analysis_bucket
+    assert settings.smartcrop_aspect_ratios == (0.75, 1.0, 1.5, 1.78)
+
+
+def test_local_env_json_matches_the_event_files() -> None:
+    """The S3 event files name the bucket and prefix that env.json configures."""
+    env = run.function_spec("AnalyzeFunction").environment
+    record = json.loads((REPO / "infra" / "events" / "analyze_s3_put.json").read_text())["Records"][0]["s3"]
+    assert record["bucket"]["name"] == env["SOURCE_BUCKET"]
+    assert record["object"]["key"].startswith(env["SOURCE_PREFIX"])
