@@ -114,12 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     rend.set_defaults(func=cmd_render)
     signing_cli.register(sub)  # smartthumb sign
 
-    try:
-        from smartthumb.analysis.cli import register
-    except ImportError:  # the analysis is optional at this layer of the code
-        pass
-    else:
-        register(sub)
+    from smartthumb.analysis.cli import register  # imports no numpy/onnxruntime until it runs
+
+    register(sub)
     return parser
 
 
