@@ -355,6 +355,7 @@ class InvokeResult:
         return isinstance(self.payload, dict) and "errorType" in self.payload and "errorMessage" in self.payload
 
 
+_INVOKE_DONE = re.compile(r"INVOKE RTDONE\(status: \w+, produced bytes: \d+, duration: ([0-9.]+)ms\)")
 _INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
 _REPORT = re.compile(r"^REPORT RequestId: \S+\s.*?\bDuration: ([0-9.]+) ms", re.MULTILINE)
 
@@ -512,6 +513,10 @@ class LocalLambda:
     def invoke_durations_ms(self) -> list[float]:
         """``REPORT`` durations, one per invocation (the first includes the lazy init in this emulator)."""
         return [float(m) for m in _REPORT.findall(self.logs())]
+
+    def handler_durations_ms(self) -> list[float]:
+        """The emulator's ``INVOKE RTDONE`` durations: the handler call alone, without the init."""
+        return [float(m) for m in _INVOKE_DONE.findall(self.logs())]
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
