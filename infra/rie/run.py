@@ -357,7 +357,8 @@ class InvokeResult:
 
 _INVOKE_DONE = re.compile(r"INVOKE RTDONE\(status: \w+, produced bytes: \d+, duration: ([0-9.]+)ms\)")
 _INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
-_REPORT = re.compile(r"^REPORT RequestId: \S+\s.*?\bDuration: ([0-9.]+) ms", re.MULTILINE)
+# "REPORT RequestId: <id>\t[Init Duration: <n> ms\t]Duration: <n> ms\t..."
+_REPORT = re.compile(r"^REPORT RequestId: [^\t]+\t(?:Init Duration: [0-9.]+ ms\t)?Duration: ([0-9.]+) ms", re.MULTILINE)
 
 
 class LocalLambda:
