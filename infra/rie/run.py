@@ -450,10 +450,17 @@ class LocalLambda:
             (opt / "smartthumb").symlink_to(LAYER_SOURCE / "smartthumb", target_is_directory=True)
             (opt / "smartthumb_models").symlink_to(MODELS_SOURCE, target_is_directory=True)
 
+    def prepare(self) -> Path:
+        """Lay out var/task and opt/python in a fresh temporary directory (once); :meth:`stop` removes it."""
+        if self.root is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix=f"rie-{self.spec.logical_id}-")
+            self.root = Path(self._tmp.name)
+            self._lay_out()
+        return self.root
+
     def start(self) -> LocalLambda:
-        self._tmp = tempfile.TemporaryDirectory(prefix=f"rie-{self.spec.logical_id}-")
-        self.root = Path(self._tmp.name)
-        self._lay_out()
+        self.prepare()
+        assert self.root is not None
         self.port = free_port()
         runtime_api = free_port()
         self._log_path = self.root / "emulator.log"
@@ -531,6 +538,7 @@ class LocalLambda:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+            self.root = None
 
     def __enter__(self) -> LocalLambda:
         return self.start()
