@@ -9,12 +9,10 @@ a matching ``If-None-Match`` is answered before any pixel is decoded.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 
-from smartthumb import __version__, render
+from smartthumb import __version__, limits, render
 from smartthumb.config import Settings
-from smartthumb.errors import TimeBudgetExceeded
 from smartthumb.geometry import CropMode, plan_thumbnail
 from smartthumb.regions import NoRegionProvider, RegionHint, RegionProvider
 from smartthumb.request import ThumbRequest
@@ -73,17 +71,17 @@ class ThumbnailService:
         force_format: str | None = None,
     ) -> Thumbnail:
         """Render ``request``; ``force_format`` overrides content negotiation (CLI ``-o``)."""
-        started = time.monotonic()
+        deadline = limits.Deadline(remaining_ms)
+        deadline.require(limits.RENDER_FLOOR_MS)  # no time left: 503 before touching the store
         source = self.source.get(request.id)
         opened = render.open_image(source.data, self.settings)
         fmt = force_format or render.choose_format(opened, accept, self.settings, request.pad_color)
 
+        render_ms = limits.render_reserve_ms(opened.size.area)
         hint: RegionHint | None = None
         if request.crop is CropMode.SMART_RATIO:
-            budget = self.settings.analysis_time_budget_ms
-            if remaining_ms is not None:
-                # Keep at least a second for decode, resize and encode.
-                budget = min(budget, max(0, remaining_ms - 1000))
+            # Counts the time already spent; keeps at least a second for the render.
+            budget = deadline.analysis_budget_ms(self.settings.analysis_time_budget_ms, render_ms)
             hint = self.regions.region_for(source, opened.size, budget)
 
         etag = make_etag(source.etag, request, fmt, hint)
@@ -93,14 +91,11 @@ class ThumbnailService:
         if etag_matches(if_none_match, etag):
             return Thumbnail(None, render.CONTENT_TYPES[fmt], etag, cache_control, hint and hint.origin, vary)
 
-        if remaining_ms is not None:
-            spent = (time.monotonic() - started) * 1000
-            if remaining_ms - spent < 200:
-                raise TimeBudgetExceeded("the thumbnail could not be rendered in time; try again")
-
         plan = plan_thumbnail(
             opened.size, request.width, request.height, request.crop, request.pad, hint.box if hint else None
         )
+        limits.check_plan(plan, self.settings)  # a derived side can exceed MAX_DIMENSION: 413
+        deadline.require(render_ms)  # decode + resize estimated from the source pixels: 503
         image = render.execute(opened, plan, request.pad_color)
         quality = request.quality or self.settings.default_quality
         body = render.encode(image, fmt, quality, opened.icc_profile, self.settings.max_output_bytes)
