@@ -13,34 +13,16 @@ import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from smartthumb.analysis.analyzer import Analysis
 from smartthumb.config import ConfigError
 from smartthumb.errors import SourceUnavailable
-from smartthumb.geometry import Box, Size, smart_crop
+from smartthumb.geometry import Box, Size
 from tests.conftest import EVENTS, SAMPLES, image_bytes
+from tests.handlers.smartcrop_fakes import FakeAnalyzer
 
 SOURCE = "smartthumb-source"
 ANALYSIS = "smartthumb-analysis"
 PREFIX = "img/"
 APREFIX = "analysis/"
-
-
-class FakeAnalyzer:
-    """``analyze_image``'s signature; validates bytes like the real one, counts calls."""
-
-    def __init__(self) -> None:
-        self.calls: list[list[float] | None] = []
-
-    def __call__(self, data, ratios, settings):
-        from smartthumb.render import open_image
-
-        opened = open_image(data, settings)  # UnsupportedImage / SourceTooLarge as the real one
-        self.calls.append(list(ratios) if ratios else None)
-        size = opened.size
-        roi = Box(size.width // 4, size.height // 4, size.width // 2, size.height // 2)
-        wanted = list(ratios) if ratios else [1.0]
-        crops = tuple((r, smart_crop(size, r, roi)) for r in wanted)
-        return Analysis(width=size.width, height=size.height, faces=(), roi=roi, crops=crops, model_version="fake-1")
 
 
 def md5(data: bytes) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 log = logging.getLogger("smartthumb.serve")
 
@@ -47,8 +47,9 @@ def http_api_event(
     source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
     """Shape an HTTP request as API Gateway's HTTP API payload v2.0."""
-    parts = urlsplit(target)
-    query = parts.query
+    # Not urlsplit: a request target such as '//computervision/...' (the Azure SDK
+    # sends one for an endpoint ending in '/') would be read as a host name.
+    path, _, query = target.partition("#")[0].partition("?")
     joined: dict[str, str] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         # API Gateway joins repeated parameters with commas.
@@ -58,7 +59,7 @@ def http_api_event(
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": parts.path or "/",
+        "rawPath": path or "/",
         "rawQueryString": query,
         "headers": lower,
         "requestContext": {
@@ -68,7 +69,7 @@ def http_api_event(
             "domainPrefix": "local",
             "http": {
                 "method": method.upper(),
-                "path": parts.path or "/",
+                "path": path or "/",
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
                 "userAgent": lower.get("user-agent", ""),

@@ -1,0 +1,34 @@
+"""A stand-in for ``analyze_image`` where the model is not the point of a test."""
+
+from __future__ import annotations
+
+import time
+
+from smartthumb.analysis.analyzer import Analysis
+from smartthumb.geometry import Box, smart_crop
+
+
+class FakeAnalyzer:
+    """``analyze_image``'s signature. It validates the bytes as the real one does
+    (415/413 through ``render.open_image``), puts the region of interest in the
+    ``roi`` fraction of the image, and counts its calls."""
+
+    def __init__(self, roi: tuple[float, float, float, float] = (0.25, 0.25, 0.5, 0.5), delay_s: float = 0.0) -> None:
+        self.roi = roi
+        self.delay_s = delay_s
+        self.calls: list[list[float] | None] = []
+
+    def __call__(self, data, ratios, settings):
+        from smartthumb.render import open_image
+
+        opened = open_image(data, settings)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        self.calls.append(list(ratios) if ratios else None)
+        size = opened.size
+        fx, fy, fw, fh = self.roi
+        w, h = max(1, int(size.width * fw)), max(1, int(size.height * fh))
+        roi = Box(int(size.width * fx), int(size.height * fy), w, h)
+        wanted = list(ratios) if ratios else [round(roi.w / roi.h, 2)]
+        crops = tuple((r, smart_crop(size, r, roi)) for r in wanted)
+        return Analysis(width=size.width, height=size.height, faces=(), roi=roi, crops=crops, model_version="fake-1")
