@@ -63,6 +63,27 @@ VALUES = st.one_of(
     ),
     st.text(max_size=40),
 )
+IDS = st.one_of(
+    st.text(min_size=1, max_size=30),
+    st.lists(st.sampled_from(["a", ".", "..", "", "b.jpg", "\x00", "\x7f", "\n", "\\", "é", "%2e"]), max_size=5).map(
+        "/".join
+    ),
+    VALUES,
+)
+NUMBERS = st.one_of(st.integers(-5, 5000).map(str), VALUES)
+DPRS = st.one_of(st.floats(0, 5).map(lambda f: f"{f:.3f}".rstrip("0").rstrip(".")), VALUES)
+TH_QUERIES = st.fixed_dictionaries(
+    {"id": IDS},
+    optional={
+        "w": NUMBERS,
+        "h": NUMBERS,
+        "c": st.sampled_from(["4", "7", "0", "", "47"]),
+        "p": st.sampled_from(["0", "1", "2", ""]),
+        "qlt": NUMBERS,
+        "dpr": DPRS,
+        "pcl": st.one_of(st.text(alphabet="0123456789abcdefABCDEFgx", max_size=9), VALUES),
+    },
+)
 RAW = st.text(alphabet=st.sampled_from("&=%+;#?/\\.x7wdhcpqltidr0123456789aAfF \r\n\x00é"), max_size=80)
 
 
@@ -94,6 +115,12 @@ def check_request(query: str) -> None:
 @settings(max_examples=400, deadline=None)
 def test_structured_queries_raise_only_invalid_parameter(pairs: list[tuple[str, str]]) -> None:
     check_request(pairs_to_query(pairs))
+
+
+@given(TH_QUERIES)
+@settings(max_examples=1000, deadline=None)
+def test_th_shaped_queries_raise_only_invalid_parameter(params: dict[str, str]) -> None:
+    check_request(pairs_to_query(list(params.items())))
 
 
 @given(RAW)
