@@ -63,27 +63,41 @@ VALUES = st.one_of(
     ),
     st.text(max_size=40),
 )
+# Each strategy leans towards valid values (listed more than once) so that
+# whole queries often pass and the invariants on parsed requests are exercised.
+VALID_ID = st.from_regex(r"[a-z0-9]{1,8}(/[a-z0-9]{1,8}){0,3}\.jpg", fullmatch=True)
 IDS = st.one_of(
+    VALID_ID,
+    VALID_ID,
     st.text(min_size=1, max_size=30),
     st.lists(st.sampled_from(["a", ".", "..", "", "b.jpg", "\x00", "\x7f", "\n", "\\", "é", "%2e"]), max_size=5).map(
         "/".join
     ),
     VALUES,
 )
-NUMBERS = st.one_of(st.integers(-5, 5000).map(str), VALUES)
-DPRS = st.one_of(st.floats(0, 5).map(lambda f: f"{f:.3f}".rstrip("0").rstrip(".")), VALUES)
-TH_QUERIES = st.fixed_dictionaries(
-    {"id": IDS},
+VALID_NUMBER = st.integers(1, 4096).map(str)
+NUMBERS = st.one_of(VALID_NUMBER, VALID_NUMBER, st.integers(-5, 5000).map(str), VALUES)
+VALID_DPR = st.floats(0.001, 4).map(lambda f: f"{f:.3f}")
+DPRS = st.one_of(VALID_DPR, VALID_DPR, st.floats(0, 5).map(lambda f: f"{f:.3f}".rstrip("0").rstrip(".")), VALUES)
+_VALID_TH = st.fixed_dictionaries(
+    {"id": VALID_ID},
     optional={
-        "w": NUMBERS,
-        "h": NUMBERS,
-        "c": st.sampled_from(["4", "7", "0", "", "47"]),
-        "p": st.sampled_from(["0", "1", "2", ""]),
-        "qlt": NUMBERS,
-        "dpr": DPRS,
-        "pcl": st.one_of(st.text(alphabet="0123456789abcdefABCDEFgx", max_size=9), VALUES),
+        "w": VALID_NUMBER,
+        "h": VALID_NUMBER,
+        "c": st.sampled_from(["4", "7"]),
+        "p": st.sampled_from(["0", "1"]),
+        "qlt": st.integers(1, 100).map(str),
+        "dpr": VALID_DPR,
+        "pcl": st.from_regex(r"[0-9a-fA-F]{6}([0-9a-fA-F]{2})?", fullmatch=True),
     },
 )
+_HOSTILE = st.dictionaries(
+    st.sampled_from(["id", "w", "h", "c", "p", "qlt", "dpr", "pcl"]),
+    st.one_of(IDS, NUMBERS, DPRS, st.text(alphabet="0123456789abcdefABCDEFgx", max_size=9)),
+    max_size=2,
+)
+#: A mostly valid /th query with up to two parameters replaced by hostile values.
+TH_QUERIES = st.builds(lambda base, hostile: {**base, **hostile}, _VALID_TH, _HOSTILE)
 RAW = st.text(alphabet=st.sampled_from("&=%+;#?/\\.x7wdhcpqltidr0123456789aAfF \r\n\x00é"), max_size=80)
 
 
