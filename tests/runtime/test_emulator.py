@@ -152,6 +152,37 @@ def test_s3_put_event_writes_the_sidecar_and_th_c7_uses_it(
     assert decoded_image(response).size == (300, 100)
     assert response["headers"]["X-Smartthumb-Region"] == "sidecar"
 
+    stored = thumbnail.invoke(event("analysis_get.json")).payload  # GET /analysis?id=astronaut.jpg
+    assert stored["statusCode"] == 200
+    assert stored["headers"]["X-Smartthumb-Analysis"] == "sidecar"
+    assert json.loads(stored["body"]) == doc["azure"]
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [("azure_analyze_binary.json", (451, 300)), ("azure_analyze_url.json", (600, 400))],  # chelsea, coffee
+)
+def test_azure_analyze_endpoint_answers_in_azure_shape(thumbnail: Any, name: str, size: tuple[int, int]) -> None:
+    response = thumbnail.invoke(event(name)).payload
+    assert response["statusCode"] == 200, response.get("body")
+    answer = json.loads(response["body"])
+    assert answer["metadata"] == {"width": size[0], "height": size[1]}
+    values = answer["smartCropsResult"]["values"]
+    assert [v["aspectRatio"] for v in values] == [0.9, 1.33]  # smartcrops-aspect-ratios=0.9,1.33
+    for value in values:
+        box = value["boundingBox"]
+        assert box["x"] >= 0 and box["y"] >= 0
+        assert box["x"] + box["w"] <= size[0] and box["y"] + box["h"] <= size[1]
+        assert abs(box["w"] / box["h"] - value["aspectRatio"]) < 0.02
+
+
+def test_azure_analyze_out_of_range_ratio_is_azures_400(thumbnail: Any) -> None:
+    response = thumbnail.invoke(event("azure_analyze_bad_ratio.json")).payload
+    assert response["statusCode"] == 400
+    assert response["headers"]["x-ms-error-code"] == "InvalidRequest"
+    error = json.loads(response["body"])["error"]
+    assert error["innererror"]["code"] == "BadArgument"
+
 
 def test_s3_delete_event_removes_the_sidecar(analyze: Any, s3: Any, env: dict[str, str]) -> None:
     put = event("analyze_s3_put.json")
