@@ -137,6 +137,12 @@ def test_th_shaped_queries_raise_only_invalid_parameter(params: dict[str, str]) 
     check_request(pairs_to_query(list(params.items())))
 
 
+@given(IDS, st.sampled_from(["", "&w=100", "&w=50&h=50&c=4"]))
+@settings(max_examples=1000, deadline=None)
+def test_ids_cannot_escape_the_prefix(image_id: str, rest: str) -> None:
+    check_request(pairs_to_query([("id", image_id)]) + rest)
+
+
 @given(RAW)
 @settings(max_examples=300, deadline=None)
 def test_raw_query_strings_raise_only_invalid_parameter(query: str) -> None:
