@@ -5,7 +5,8 @@
 #   bash infra/setup-tools.sh           install or refresh
 #   TOOLS_VENV=/path bash infra/setup-tools.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$self")/.."
 PY=${PYTHON:-python3}
 VENV=${TOOLS_VENV:-.venv-tools}
 
@@ -18,7 +19,7 @@ PINS=(
 )
 
 stamp="$VENV/.smartthumb-tools"
-want=$(sha256sum "$0" | cut -d' ' -f1)
+want=$(sha256sum "$self" | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/sam" ]; then
   exit 0
 fi
