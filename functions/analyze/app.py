@@ -11,6 +11,7 @@ Operations events get the per-task answer Batch Operations expects.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -21,6 +22,9 @@ from smartthumb.config import Settings
 from smartthumb.ingest import build_ingestor, is_batch_event, run_batch, validate_for_ingest
 
 logger = Logger(service="smartthumb-analyze")
+# Pillow logs every EXIF tag it parses at DEBUG (GPS, names): never let image
+# metadata into the logs, whatever level the function logs at.
+logging.getLogger("PIL").setLevel(logging.INFO)
 tracer = Tracer(service="smartthumb-analyze")
 metrics = Metrics(namespace="smartthumb", service="smartthumb-analyze")
 

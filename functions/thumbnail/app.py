@@ -6,6 +6,7 @@ every request goes through :mod:`smartthumb.http_api`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -16,6 +17,9 @@ from smartthumb.app_factory import build_thumbnail_app
 from smartthumb.config import Settings
 
 logger = Logger(service="smartthumb-thumbnail")
+# Pillow logs every EXIF tag it parses at DEBUG (GPS, names): never let image
+# metadata into the logs, whatever level the function logs at.
+logging.getLogger("PIL").setLevel(logging.INFO)
 tracer = Tracer(service="smartthumb-thumbnail")
 metrics = Metrics(namespace="smartthumb", service="smartthumb-thumbnail")
 
@@ -23,7 +27,9 @@ settings = Settings.from_env()
 app = build_thumbnail_app(settings, on_metric=lambda name, value: metrics.add_metric(name, MetricUnit.Count, value))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event holds
+# signatures, API keys and image bodies, none of which may reach the logs.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
