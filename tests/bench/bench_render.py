@@ -26,6 +26,7 @@ fast). Nothing large is written into the repository.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import resource
@@ -189,6 +190,41 @@ def peak_rss_mib(lib: str, path: Path, target: Target, out: str) -> float:
 # ------------------------------------------------------------------------ main
 
 
+def fidelity(data: bytes, target: Target) -> tuple[float, float]:
+    """PSNR (dB) of each library's unencoded thumbnail against a reference.
+
+    The reference is a full decode resized in one LANCZOS step from the same
+    crop box to the same size (no draft, no reduce), i.e. the slow, careful
+    answer. Padding is off so both outputs are just the image.
+    """
+    import numpy as np
+    import pyvips
+    from PIL import Image
+
+    from smartthumb.config import Settings
+    from smartthumb.geometry import plan_thumbnail
+    from smartthumb.render import execute, open_image
+    from smartthumb.request import parse_query_string, parse_th
+
+    settings = Settings()
+    request = parse_th(parse_query_string(target.query + "&p=0"), settings, require_id=False)
+    opened = open_image(data, settings)
+    plan = plan_thumbnail(opened.size, request.width, request.height, request.crop, request.pad, None)
+    ours = execute(opened, plan, request.pad_color).convert("RGB")
+    full = Image.open(io.BytesIO(data)).convert("RGB")
+
+    kwargs = {"height": target.height, **({"crop": "centre"} if target.crop else {})}
+    thumb = pyvips.Image.thumbnail_buffer(data, target.width, **kwargs)
+    theirs = np.ndarray(buffer=thumb.write_to_memory(), dtype=np.uint8, shape=(thumb.height, thumb.width, thumb.bands))
+
+    def psnr(image: np.ndarray, size: tuple[int, int]) -> float:
+        ref = full.resize(size, Image.Resampling.LANCZOS, box=plan.crop.as_tuple())
+        mse = ((image.astype(np.float64) - np.asarray(ref, dtype=np.float64)) ** 2).mean()
+        return 10 * np.log10(255**2 / mse) if mse else float("inf")
+
+    return psnr(np.asarray(ours), ours.size), psnr(theirs, (thumb.width, thumb.height))
+
+
 def target_for(source: Source, target: Target) -> float:
     if source.kind == "png":
         return 1.6
@@ -202,6 +238,7 @@ def main() -> None:
     parser.add_argument("--workdir", help="where to keep the synthesised sources (default: a temp dir)")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS subprocesses")
     parser.add_argument("--only", help="run only sources whose name contains this")
+    parser.add_argument("--psnr", action="store_true", help="print only each library's PSNR against a reference")
     parser.add_argument("--rss-child", nargs=4, metavar=("LIB", "PATH", "TARGET", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -224,6 +261,17 @@ def main() -> None:
         workdir = Path(tmp.name)
     print(f"synthesising sources in {workdir} ...", file=sys.stderr)
     synthesise(workdir)
+
+    if args.psnr:
+        print("| source | target | smartthumb PSNR dB | pyvips PSNR dB |")
+        print("|---|---|---:|---:|")
+        for source in SOURCES:
+            if args.only and args.only.lower() not in source.name.lower():
+                continue
+            for target in TARGETS:
+                ours, theirs = fidelity((workdir / source.file).read_bytes(), target)
+                print(f"| {source.name} | {target.name} | {ours:.1f} | {theirs:.1f} |")
+        return
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     rows = []
