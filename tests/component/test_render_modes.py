@@ -533,3 +533,68 @@ def test_real_photograph_draft_matches_a_full_decode() -> None:
     reference = full.resize((150, 150), Image.Resampling.LANCZOS, box=plan.crop.as_tuple())
     mse = ((arr(image) - arr(reference)) ** 2).mean()
     assert 10 * np.log10(255**2 / mse) > 30  # PSNR: the drafted path looks like the full one
+
+
+# ------------------------------------------------------- more container variations
+
+
+def png16(pixels: np.ndarray) -> bytes:
+    """A 16-bit-per-channel PNG (RGB or RGBA), written by hand: Pillow cannot write these."""
+    import struct
+    import zlib
+
+    height, width, channels = pixels.shape
+    colour_type = {3: 2, 4: 6}[channels]
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    rows = b"".join(b"\x00" + pixels[y].astype(">u2").tobytes() for y in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_16_bit_rgb_and_rgba_png() -> None:
+    rgb = np.zeros((80, 120, 3), dtype=np.uint16)
+    rgb[:, :60] = (220 * 257, 20 * 257, 20 * 257)
+    rgb[:, 60:] = (20 * 257, 20 * 257, 220 * 257)
+    out, fmt = render(png16(rgb), "w=60")
+    assert fmt == "JPEG" and out.size == (60, 40)
+    assert near(sample(out)[0], RED, 16) and near(sample(out)[1], BLUE, 16)
+
+    rgba = np.zeros((80, 120, 4), dtype=np.uint16)
+    rgba[:, 60:] = (20 * 257, 20 * 257, 220 * 257, 65535)
+    out, fmt = render(png16(rgba), "w=60")
+    assert fmt == "PNG" and out.mode == "RGBA"
+    left, right = sample(out)
+    assert left[3] == 0 and near(right, (*BLUE, 255), 3)
+
+
+def test_animated_png_renders_the_first_frame() -> None:
+    frames = [Image.new("RGB", (80, 60), c) for c in (GREEN, RED, BLUE)]
+    data = save(frames[0], "PNG", save_all=True, append_images=frames[1:], duration=100)
+    assert Image.open(io.BytesIO(data)).n_frames == 3
+    out, _ = render(data, "w=40", fmt="PNG")
+    assert out.size == (40, 30) and near(out.getpixel((20, 15)), GREEN, 2)
+
+
+def test_progressive_jpeg_is_drafted_and_correct() -> None:
+    data = oriented_source(6, "JPEG")
+    progressive = save(
+        Image.open(io.BytesIO(data)),
+        "JPEG",
+        quality=92,
+        progressive=True,
+        exif=Image.open(io.BytesIO(data)).info["exif"],
+    )
+    opened = open_image(progressive, SETTINGS)
+    assert opened.image.info.get("progressive") and opened.orientation == 6
+    image = execute(opened, plan_thumbnail(opened.size, 100, 100, CropMode.BLIND_RATIO), (255, 255, 255, 255))
+    assert max(opened.image.size) == 240
+    assert near(image.getpixel((10, 60)), GREEN, 20) and near(image.getpixel((89, 60)), YELLOW, 20)
+
+
+def test_rgba_padding_takes_the_pcl_alpha() -> None:
+    out, fmt = render(save(rgba_source(), "PNG"), "w=200&h=200&pcl=00ff0040")
+    assert fmt == "PNG" and out.getpixel((100, 5)) == (0, 255, 0, 0x40)
+    assert out.getpixel((41, 100))[3] == 0 and near(out.getpixel((150, 100)), (*BLUE, 255), 2)
