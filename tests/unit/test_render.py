@@ -368,3 +368,18 @@ def test_render_bytes_uses_request_quality_and_forced_format() -> None:
     assert fmt == "PNG" and Image.open(io.BytesIO(png)).format == "PNG"
     webp, fmt = render_bytes(data, req("w=100"), SETTINGS, accept="image/webp")
     assert fmt == "WEBP" and Image.open(io.BytesIO(webp)).format == "WEBP"
+
+
+def test_executing_one_opened_image_twice_stays_correct() -> None:
+    """draft() works once; a second plan on the same OpenedImage uses the scale in effect."""
+    src = gradient((1600, 1200))
+    data = save(src, "JPEG", quality=95)
+    opened = open_image(data, SETTINGS)
+    small = execute(opened, plan_thumbnail(opened.size, 100, None), WHITE)  # drafted at 1/8
+    assert opened.image.size == (200, 150)
+    # Now a crop of the right half at 100 px: the box must be mapped at 1/8, not 1/1.
+    plan = plan_thumbnail(opened.size, 100, 150, CropMode.BLIND_RATIO)
+    again = execute(opened, plan, WHITE)
+    reference = src.resize((100, 150), Image.Resampling.LANCZOS, box=plan.crop.as_tuple())
+    assert small.size == (100, 75) and again.size == (100, 150)
+    assert np.abs(np.asarray(again, dtype=np.int16) - np.asarray(reference, dtype=np.int16)).mean() < 4

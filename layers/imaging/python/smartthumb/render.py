@@ -277,13 +277,16 @@ def _decode(opened: OpenedImage, crop: tuple[int, int, int, int], out: tuple[int
     """Decode (drafted for JPEG); return the image and the stored-to-decoded scale."""
     im = opened.image
     scale = 1
-    if opened.format == "JPEG" and im.mode in ("RGB", "L", "CMYK"):
+    if opened.format == "JPEG":
         s = _draft_scale(crop[2] - crop[0], crop[3] - crop[1], out[0], out[1])
-        if s > 1:
+        if s > 1 and im.mode in ("RGB", "L", "CMYK"):
             width, height = im.size
             # Asking for (W//s, H//s) makes Pillow pick exactly s (see JpegImageFile.draft).
+            # Pillow ignores a second draft() (an OpenedImage executed twice).
             im.draft(None, (width // s, height // s))
-            scale = s
+        # The scale actually in effect, whoever set it.
+        config = getattr(im, "decoderconfig", ())
+        scale = int(config[0]) if config and int(config[0]) in (2, 4, 8) else 1
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
