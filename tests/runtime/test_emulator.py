@@ -218,3 +218,26 @@ def test_each_function_had_exactly_one_cold_start(thumbnail: Any, analyze: Any) 
         fn.invoke({"version": "2.0", "rawPath": "/th", "requestContext": {"http": {"method": "GET"}}})
         assert len(fn.init_durations_ms()) == 1, fn.logs()
         assert len(fn.invoke_durations_ms()) >= 2
+
+
+def test_text_uploaded_as_jpg_is_a_permanent_failure_recorded_not_raised(
+    analyze: Any, s3: Any, env: dict[str, str]
+) -> None:
+    key = env["SOURCE_PREFIX"] + "notes.jpg"
+    s3.client().put_object(Bucket=env["SOURCE_BUCKET"], Key=key, Body=b"not an image at all")
+    put = event("analyze_s3_put.json")
+    put["Records"][0]["s3"]["object"].update({"key": key, "size": 19, "eTag": "", "sequencer": "0062A1B2C3D4E5F699"})
+    result = analyze.invoke(put)
+    assert not result.is_error, result.payload  # a retry could not help: no error for Lambda to retry
+    assert result.payload["outcomes"] == ["failed-permanently"]
+    doc = sidecar(s3, env, key)
+    assert doc is not None and doc["status"] == "error" and doc["error"]["code"]
+
+
+def test_unreachable_s3_fails_the_invocation_so_lambda_retries() -> None:
+    """A transient failure must surface as a function error (Lambda then retries, then the DLQ)."""
+    closed = f"http://127.0.0.1:{run.free_port()}"
+    with run.LocalLambda("AnalyzeFunction", s3_endpoint=closed, extra_env={"AWS_MAX_ATTEMPTS": "1"}) as fn:
+        result = fn.invoke(event("analyze_s3_put.json"))
+    assert result.is_error, result.payload
+    assert result.payload["errorType"] and result.payload["errorMessage"]
