@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 from PIL import Image
 
@@ -18,6 +20,13 @@ from tests.conftest import FakeLambdaContext, image_bytes
 
 BUCKET = "hardening-secret-bucket-name"
 PREFIX = "private/source-prefix/"
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+}
 
 
 @dataclass
@@ -49,6 +58,30 @@ def body_image(result: Mapping[str, Any]) -> Image.Image:
 def error_of(result: Mapping[str, Any]) -> dict[str, Any]:
     assert result["headers"]["Content-Type"] == "application/json", result
     return json.loads(result["body"])["error"]
+
+
+@contextmanager
+def shared_function(**env: str) -> Iterator[Fn]:
+    """A ThumbnailFunction over its own moto S3, for a whole test module.
+
+    Loading the function and starting moto costs about a second; tests that
+    need no environment of their own share one (``scope="module"`` fixtures).
+    """
+    from moto import mock_aws
+
+    from tests.conftest import load_function
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in {**AWS_TEST_ENV, "SOURCE_BUCKET": BUCKET, "SOURCE_PREFIX": PREFIX, **env}.items():
+            mp.setenv(name, value)
+        for name in ("SIGNING_SECRET", "SIGNING_SECRET_PARAMETER", "SIGNING_SECRET_ARN", "SIGNING_SECRET_PARAM"):
+            if name not in env:
+                mp.delenv(name, raising=False)
+        with mock_aws():
+            s3 = boto3.client("s3", region_name="us-east-1")
+            s3.create_bucket(Bucket=BUCKET)
+            s3.put_object(Bucket=BUCKET, Key=PREFIX + "photo.jpg", Body=image_bytes(Image.new("RGB", (474, 316))))
+            yield Fn(load_function("thumbnail"), s3, FakeLambdaContext())
 
 
 @pytest.fixture

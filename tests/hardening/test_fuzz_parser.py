@@ -132,7 +132,7 @@ def test_structured_queries_raise_only_invalid_parameter(pairs: list[tuple[str, 
 
 
 @given(TH_QUERIES)
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=700, deadline=None)
 def test_th_shaped_queries_raise_only_invalid_parameter(params: dict[str, str]) -> None:
     check_request(pairs_to_query(list(params.items())))
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from PIL import Image, ImageOps
 
-from tests.hardening.conftest import BUCKET, PREFIX, body_image, error_of
+from tests.hardening.conftest import BUCKET, PREFIX, body_image, error_of, shared_function
 from tests.hardening.corpus import HARDENING_ENV, Case, corpus, oriented_jpeg, quadrant_image
 
 CASES = {c.name: c for c in corpus()}
@@ -16,9 +16,10 @@ CASES = {c.name: c for c in corpus()}
 LEAKS = (BUCKET, PREFIX, "Traceback", "/work/", ".py", "site-packages", "PIL", "botocore")
 
 
-@pytest.fixture
-def fn(make_fn):
-    return make_fn(**HARDENING_ENV)
+@pytest.fixture(scope="module")
+def fn():
+    with shared_function(**HARDENING_ENV) as shared:
+        yield shared
 
 
 def _close(actual: tuple[int, ...], expected: tuple[int, int, int], tolerance: int = 40) -> bool:

@@ -15,7 +15,7 @@ from smartthumb import render
 from smartthumb.signing import sign_query
 from tests.conftest import EVENTS
 from tests.handlers.smartcrop_fakes import FakeAnalyzer
-from tests.hardening.conftest import BUCKET, PREFIX, body_image
+from tests.hardening.conftest import BUCKET, PREFIX, body_image, shared_function
 
 MARK = b"PRIVATE-7f3a9c"  # appears in every metadata field of the sources
 XMP = (
@@ -80,11 +80,16 @@ def _inflate_all(data: bytes) -> bytes:
     return found
 
 
+@pytest.fixture(scope="module")
+def fn():
+    with shared_function() as shared:
+        yield shared
+
+
 @pytest.mark.parametrize("source", ["meta.jpg", "meta.png", "meta.webp"])
 @pytest.mark.parametrize("accept", ["*/*", "image/webp"])
 @pytest.mark.parametrize("query", ["w=60", "w=60&h=60&c=4", "w=500&pcl=00000080"])
-def test_outputs_carry_no_exif_gps_xmp_or_comments(make_fn, source: str, accept: str, query: str) -> None:
-    fn = make_fn()
+def test_outputs_carry_no_exif_gps_xmp_or_comments(fn, source: str, accept: str, query: str) -> None:
     fn.put(source, _sources()[source])
     result = fn.get(f"/th?id={source}&{query}", {"accept": accept})
     assert result["statusCode"] == 200, result["body"][:200]

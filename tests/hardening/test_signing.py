@@ -153,6 +153,7 @@ def test_on_expiry(make_fn) -> None:
     assert fn.get(f"/th?{bad}")["statusCode"] == 403
 
 
+@pytest.mark.slow
 def test_secret_from_ssm_is_read_once(make_fn) -> None:
     ssm = boto3.client("ssm", region_name="us-east-1")
     ssm.put_parameter(Name="/smartthumb/signing", Value=SECRET, Type="SecureString")
