@@ -202,3 +202,50 @@ def test_output_cap_lowers_quality_then_413(make_fn) -> None:
     result = tiny.get("/th?id=noise.png&w=600&qlt=95")
     assert result["statusCode"] == 413
     assert error_of(result)["code"] == "OutputTooLarge"
+
+
+# ---------------------------------------------------------------- source bytes
+
+
+class EndlessStream:
+    """A body that never ends (or lies about its length); fails loudly past ``fuse`` bytes."""
+
+    def __init__(self, fuse: int) -> None:
+        self.read_total = 0
+        self.fuse = fuse
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            raise AssertionError("an unbounded read() of the body")
+        self.read_total += n
+        if self.read_total > self.fuse:
+            raise AssertionError(f"read {self.read_total} bytes of a body over the limit")
+        return b"\xff" * n
+
+    def close(self) -> None:
+        pass
+
+
+def test_source_bytes_are_bounded_whatever_content_length_says() -> None:
+    from smartthumb.errors import SourceTooLarge
+    from smartthumb.sources import S3Source
+
+    class LyingClient:
+        def __init__(self) -> None:
+            self.body = EndlessStream(fuse=10 * 1000)
+
+        def get_object(self, Bucket: str, Key: str) -> dict:
+            return {"ContentLength": 10, "ETag": '"e"', "Body": self.body}
+
+    client = LyingClient()
+    with pytest.raises(SourceTooLarge):
+        S3Source("bucket", "p/", 1000, client=client).get("x.jpg")
+    assert client.body.read_total <= 1001 + 1000  # at most the limit and one more chunk
+
+
+def test_source_bytes_over_the_limit_through_the_handler(make_fn) -> None:
+    fn = make_fn(MAX_SOURCE_BYTES="5000")
+    fn.put("big.png", _png((400, 400)) + b"\0" * 6000)
+    result = fn.get("/th?id=big.png&w=10")
+    assert result["statusCode"] == 413
+    assert error_of(result)["code"] == "SourceTooLarge"
