@@ -14,20 +14,24 @@ setup() {
   fi
   # Re-install only when the dependency list changed since the last setup.
   stamp="$VENV/.smartthumb-setup"
-  want=$(cat pyproject.toml infra/setup-tools.sh 2>/dev/null | sha256sum | cut -d' ' -f1)
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
-    if [ -f infra/setup-tools.sh ]; then bash infra/setup-tools.sh; fi
     echo "$want" > "$stamp"
   fi
+}
+
+# What only the tests need (SAM CLI, cfn-lint, ...): idempotent, instant once done.
+setup_test_tools() {
+  bash infra/setup-tools.sh
 }
 
 cmd=${1:-}
 shift || true
 case "$cmd" in
-  setup) setup ;;
+  setup) setup; setup_test_tools ;;
   serve) setup; exec "$VENV/bin/smartthumb" serve "$@" ;;
-  test) setup; exec "$VENV/bin/python" -m pytest "$@" ;;
+  test) setup; setup_test_tools; exec "$VENV/bin/python" -m pytest "$@" ;;
   *) echo "usage: infra/dev.sh serve|test|setup [args]" >&2; exit 2 ;;
 esac
