@@ -57,7 +57,8 @@ from smartthumb.errors import OutputTooLarge, SourceTooLarge, UnsupportedImage
 from smartthumb.geometry import Box, Plan, Size, plan_thumbnail
 from smartthumb.request import ThumbRequest
 
-#: Formats Pillow may try, in the order it tries them.
+#: Formats Pillow may try, in the order it tries them. MPO (multi-picture JPEG)
+#: has no opener of its own: the JPEG plugin returns it, and it is served as JPEG.
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP")
 
 CONTENT_TYPES: dict[str, str] = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -304,7 +305,7 @@ def _working_mode(im: Image.Image) -> Image.Image:
     """Convert at full size only what Pillow cannot resample: palettes, 1-bit, odd modes.
 
     CMYK, L, LA, RGB, RGBA, I and F resample as they are (LA/RGBA premultiplied
-    by Pillow) and are finished on the small image by :func:`_final_mode`.
+    by Pillow) and are finished on the small image at the end of :func:`execute`.
     """
     mode = im.mode
     transparent = "transparency" in im.info
