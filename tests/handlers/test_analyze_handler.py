@@ -399,6 +399,36 @@ def test_backfill_does_not_overwrite_a_newer_event_sidecar(analyze_fn, env, lamb
     assert sidecar(env, "img/keep.jpg")["sequencer"] == "0062A1B2C3D4E5F650"
 
 
+def test_backfill_repairs_a_stale_event_sidecar_only_for_the_current_object(analyze_fn, env, lambda_context):
+    """The event of the newest upload was lost (in the DLQ): a backfill replaces the
+    older event's sidecar, keeping its sequencer so older events stay stale."""
+    v1 = image_bytes(Image.new("RGB", (300, 200), "red"))
+    e1 = upload(env, "img/lost.jpg", v1)
+    analyze_fn.handler(put_event("img/lost.jpg", e1, len(v1), "0062A1B2C3D4E5F650"), lambda_context)
+    v2 = image_bytes(Image.new("RGB", (200, 300), "blue"))
+    e2 = upload(env, "img/lost.jpg", v2)  # its event never arrives
+
+    response = analyze_fn.handler(batch_event("2.0", ["img/lost.jpg"]), lambda_context)
+
+    assert response["results"][0]["resultCode"] == "Succeeded"
+    doc = sidecar(env, "img/lost.jpg")
+    assert doc["source"]["etag"] == e2 and doc["sequencer"] == "0062A1B2C3D4E5F650"
+    late_old = analyze_fn.handler(put_event("img/lost.jpg", e1, len(v1), "0062A1B2C3D4E5F640"), lambda_context)
+    assert late_old["outcomes"] == ["stale"]
+
+
+def test_backfill_yields_when_the_object_changed_meanwhile(analyze_fn, env, lambda_context, monkeypatch):
+    v1 = image_bytes(Image.new("RGB", (300, 200), "red"))
+    e1 = upload(env, "img/moving.jpg", v1)
+    analyze_fn.handler(put_event("img/moving.jpg", e1, len(v1), "0062A1B2C3D4E5F650"), lambda_context)
+    upload(env, "img/moving.jpg", image_bytes(Image.new("RGB", (200, 300), "blue")))
+    # Between the backfill's read and its write, the object changes again.
+    monkeypatch.setattr(analyze_fn.ingestor.reader, "is_current", lambda *a: False)
+    response = analyze_fn.handler(batch_event("2.0", ["img/moving.jpg"]), lambda_context)
+    assert response["results"][0] == {"taskId": "task-0", "resultCode": "Succeeded", "resultString": "yielded"}
+    assert sidecar(env, "img/moving.jpg")["source"]["etag"] == e1
+
+
 # ----------------------------------------------------------------- real model
 
 

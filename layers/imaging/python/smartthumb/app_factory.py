@@ -62,7 +62,8 @@ def build_thumbnail_app(
 
     source = source or source_from_settings(settings, client=s3_client)
     # c=7: the precomputed sidecar when current, else analysis on the fly (written back).
-    sidecars = SidecarRegionProvider(settings, store_from_settings(settings, s3_client), on_metric=on_metric)
+    store = store_from_settings(settings, s3_client)
+    sidecars = SidecarRegionProvider(settings, store, on_metric=on_metric, client=s3_client)
     regions = regions or sidecars
     service = ThumbnailService(settings, source, regions)
     app = build_app(settings, service, on_metric=on_metric)

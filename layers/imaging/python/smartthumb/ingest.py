@@ -46,6 +46,7 @@ from smartthumb.sidecars import (
     analyse_to_sidecar,
     decide_write,
     delete_guarded,
+    head_matches,
     is_transient,
     sidecar_key,
     write_guarded,
@@ -173,6 +174,9 @@ class S3ObjectReader:
 
             self._client = boto3.client("s3")
         return self._client
+
+    def is_current(self, bucket: str, key: str, etag: str) -> bool:
+        return head_matches(self.client, bucket, key, etag)
 
     def fetch(self, bucket: str, key: str, etag: str | None = None) -> SourceObject:
         """Raise :class:`ObjectGone`, :class:`SourceTooLarge` or :class:`SourceUnavailable`."""
@@ -353,10 +357,10 @@ class Ingestor:
             )
             return self._store(sidecar, current, token)
         decision = decide_write(current, obj.etag, None, ANALYZER_VERSION)
-        if decision is not Decision.WRITE:
+        if decision not in (Decision.WRITE, Decision.VERIFY):
             return self._skipped(key, decision)
         sidecar = self._analyse(obj, bucket, "BatchOperations", None, None)
-        return self._store(sidecar, current, token)
+        return self._store(sidecar, current, token, still_current=lambda: self.reader.is_current(bucket, key, obj.etag))
 
     # ---- shared
 
@@ -379,8 +383,14 @@ class Ingestor:
             # 5xx from the analysis (a model missing or failing to load): retry later.
             raise SourceUnavailable(f"analysis unavailable ({exc.code})") from exc
 
-    def _store(self, sidecar: Sidecar, current: Sidecar | None, token: str | None) -> IngestResult:
-        result = write_guarded(self.store, sidecar, current=current, token=token)
+    def _store(
+        self,
+        sidecar: Sidecar,
+        current: Sidecar | None,
+        token: str | None,
+        still_current: Callable[[], bool] | None = None,
+    ) -> IngestResult:
+        result = write_guarded(self.store, sidecar, current=current, token=token, still_current=still_current)
         if result.decision is not Decision.WRITE:
             return self._skipped(sidecar.key, result.decision)
         if sidecar.ok:

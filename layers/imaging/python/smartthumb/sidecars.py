@@ -266,6 +266,7 @@ class Decision(StrEnum):
     DUPLICATE = "duplicate"  # this very event was processed before
     UP_TO_DATE = "up-to-date"  # same object version, same analyzer: nothing to do
     YIELD = "yield"  # an un-sequenced writer met a sequenced sidecar of another version
+    VERIFY = "verify"  # write only if the object read is still the current one
 
 
 def decide_write(current: Sidecar | None, etag: str, sequencer: str | None, analyzer_version: str) -> Decision:
@@ -274,9 +275,10 @@ def decide_write(current: Sidecar | None, etag: str, sequencer: str | None, anal
     Event writers (with a sequencer) order by sequencer. Writers without one
     (backfill, on-demand) read the object *now*, so they may refresh a sidecar
     of the same version with an older analyzer, fill a missing one, or replace
-    one that was itself written without a sequencer; they never replace an
-    event-written sidecar of another version (the event knows the order, they
-    do not).
+    one that was itself written without a sequencer. An event-written sidecar
+    of another version may be older or newer than what they read, so they
+    replace it only after checking that the object they analysed is still the
+    current one (``VERIFY``).
     """
     if current is None:
         return Decision.WRITE
@@ -294,7 +296,7 @@ def decide_write(current: Sidecar | None, etag: str, sequencer: str | None, anal
         return Decision.UP_TO_DATE
     if current.etag == etag or current.sequencer is None:
         return Decision.WRITE
-    return Decision.YIELD
+    return Decision.VERIFY
 
 
 def decide_delete(current: Sidecar | None, sequencer: str | None) -> Decision:
@@ -553,6 +555,7 @@ def write_guarded(
     *,
     current: Sidecar | None,
     token: str | None,
+    still_current: Callable[[], bool] | None = None,
     max_attempts: int = 4,
 ) -> WriteResult:
     """Write ``sidecar`` unless :func:`decide_write` says otherwise.
@@ -560,10 +563,13 @@ def write_guarded(
     ``current``/``token`` come from a read made *before* the object was
     fetched, so any write by someone else since then fails the condition; an
     event writer then re-reads and decides again, a writer without a
-    sequencer yields (someone with better knowledge wrote).
+    sequencer yields (someone with better knowledge wrote). ``still_current()``
+    answers a ``VERIFY`` decision: is the analysed object still the stored one?
     """
     for attempt in range(1, max_attempts + 1):
         decision = decide_write(current, sidecar.etag, sidecar.sequencer, sidecar.analyzer_version)
+        if decision is Decision.VERIFY:
+            decision = Decision.WRITE if still_current is not None and still_current() else Decision.YIELD
         if decision is not Decision.WRITE:
             return WriteResult(decision, attempt)
         new = sidecar
@@ -595,6 +601,23 @@ def delete_guarded(store: SidecarStore, source_key: str, sequencer: str | None, 
         except ConditionFailed:
             continue
     raise SourceUnavailable("the sidecar kept changing while being deleted; try again")
+
+
+def head_matches(client: Any, bucket: str, key: str, etag: str) -> bool:
+    """Whether ``bucket/key`` still has ``etag`` (HEAD with If-Match).
+
+    Raises :class:`SourceUnavailable` on transient trouble."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client.head_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"')
+    except ClientError as exc:
+        if is_transient(exc):
+            raise SourceUnavailable("the source store is unavailable") from exc
+        return False
+    except BotoCoreError as exc:
+        raise SourceUnavailable("the source store is unavailable") from exc
+    return True
 
 
 # ------------------------------------------------------------- c=7 regions
@@ -637,8 +660,12 @@ class SidecarRegionProvider:
         analyze: AnalyzeFn | None = None,
         bucket: str | None = None,
         on_metric: Callable[[str, float], None] | None = None,
+        still_current: Callable[[SourceObject], bool] | None = None,
+        client: Any | None = None,
     ) -> None:
         self.settings = settings
+        self._client = client
+        self.still_current = still_current or self._source_still_current
         self.store = store
         self.analyze = analyze or _default_analyze
         self.bucket = settings.source_bucket if bucket is None else bucket
@@ -651,6 +678,16 @@ class SidecarRegionProvider:
     def _metric(self, name: str) -> None:
         if self.on_metric is not None:
             self.on_metric(name, 1)
+
+    def _source_still_current(self, source: SourceObject) -> bool:
+        """Is ``source`` still the stored version? (A local store has one writer: yes.)"""
+        if not self.bucket:
+            return True
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("s3")
+        return head_matches(self._client, self.bucket, source.key, source.etag)
 
     def current(self, source: SourceObject) -> Sidecar | None:
         """The stored sidecar for this version of ``source``, or ``None``."""
@@ -727,7 +764,9 @@ class SidecarRegionProvider:
         )
         self.analysis_calls += 1
         try:
-            result = write_guarded(self.store, sidecar, current=current, token=token)
+            result = write_guarded(
+                self.store, sidecar, current=current, token=token, still_current=lambda: self.still_current(source)
+            )
             elapsed_ms = (time.perf_counter() - started) * 1000
             log.info("sidecar %s for %r after %.0f ms", result.decision.value, source.key, elapsed_ms)
         except (ThumbError, OSError) as exc:
