@@ -283,9 +283,23 @@ def test_bad_azure_queries_are_400(azure_fn, query: str) -> None:
     _azure_error(result)
 
 
+def test_the_largest_allowed_dimension_encodes_in_every_format() -> None:
+    from smartthumb import render
+
+    side = Settings.from_env({"MAX_DIMENSION": "16383"}).max_dimension
+    strip = Image.new("RGB", (side, 2), "white")
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        assert render.encode(strip, fmt, 50, None, 10_000_000)
+
+
 def test_settings_reject_nonsense_limits() -> None:
     from smartthumb.config import ConfigError
 
-    for name, value in (("MAX_DIMENSION", "0"), ("MAX_SOURCE_PIXELS", "-1"), ("MAX_OUTPUT_BYTES", "abc")):
+    for name, value in (
+        ("MAX_DIMENSION", "0"),
+        ("MAX_DIMENSION", "16384"),  # past WebP's encoder limit: would be a 500, not a 413
+        ("MAX_SOURCE_PIXELS", "-1"),
+        ("MAX_OUTPUT_BYTES", "abc"),
+    ):
         with pytest.raises(ConfigError):
             Settings.from_env({name: value})

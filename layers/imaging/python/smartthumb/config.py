@@ -154,6 +154,10 @@ class Settings:
                 raise ConfigError(f"{f.name} must be positive, got {value}")
         if not 1 <= self.default_quality <= 100:
             raise ConfigError("DEFAULT_QUALITY must be within 1..100")
+        if self.max_dimension > 16383:
+            # WebP cannot encode a side over 16383 px (JPEG: 65535): a larger
+            # canvas would fail in the encoder instead of as a clean 413.
+            raise ConfigError("MAX_DIMENSION must be at most 16383 (the WebP encoder's limit)")
         if self.max_dpr < 1:
             raise ConfigError("MAX_DPR must be at least 1")
         for r in self.smartcrop_aspect_ratios:
