@@ -32,6 +32,12 @@ from tests.hardening.corpus import MAX_SOURCE_PIXELS, bomb_names, case, png_raw
 #: memory (or the limit) with it.
 BYTES_PER_PIXEL = 8
 DECODE_BOUND_MB = MAX_SOURCE_PIXELS * BYTES_PER_PIXEL / 2**20 + 32
+#: The analysis (AnalyzeFunction, Azure endpoint) decodes at full size too and
+#: flattens alpha before it reduces: an RGBA source costs about four frames
+#: (measured at 16 Mpx: RGBA PNG +252 MB, GIF +87 MB, 1-bit PNG +86 MB; at
+#: 100 Mpx an RGBA PNG took +1535 MB). Bounded here so it cannot grow unseen.
+ANALYSIS_BYTES_PER_PIXEL = 16
+ANALYSIS_BOUND_MB = MAX_SOURCE_PIXELS * ANALYSIS_BYTES_PER_PIXEL / 2**20 + 32
 #: A refused bomb may cost no more than this.
 REFUSED_BOUND_MB = 8
 
@@ -69,10 +75,39 @@ print(json.dumps({"outcome": outcome, "delta_mb": (after - before) / 1024, "peak
 """
 
 
-def measure(path: Path) -> dict[str, object]:
+ANALYSIS_CHILD = r"""
+import io, json, re, sys
+from smartthumb.analysis.analyzer import analyze_image
+from smartthumb.config import Settings
+from smartthumb.errors import ThumbError
+from PIL import Image
+
+def status_kb(field):
+    with open("/proc/self/status") as fh:
+        return int(re.search(field + r":\s+(\d+) kB", fh.read()).group(1))
+
+settings = Settings(max_source_pixels=int(sys.argv[2]), max_animation_frames=100)
+warm = io.BytesIO()
+Image.new("RGB", (64, 64), "red").save(warm, "PNG")
+analyze_image(warm.getvalue(), [1.0], settings)  # loads the models
+data = open(sys.argv[1], "rb").read()
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")
+before = status_kb("VmRSS")
+try:
+    analyze_image(data, [1.0], settings)
+    outcome = "200 analysed"
+except ThumbError as exc:
+    outcome = f"{exc.status} {exc.code}"
+after = status_kb("VmHWM")
+print(json.dumps({"outcome": outcome, "delta_mb": (after - before) / 1024, "peak_mb": after / 1024}))
+"""
+
+
+def measure(path: Path, child: str = CHILD) -> dict[str, object]:
     env_path = str(REPO / "layers" / "imaging" / "python")
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), str(MAX_SOURCE_PIXELS)],
+        [sys.executable, "-c", child, str(path), str(MAX_SOURCE_PIXELS)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -118,3 +153,23 @@ def test_bombs_stay_under_the_memory_bound(tmp_path: Path) -> None:
         fig = figures[name]
         assert str(fig["outcome"]).startswith("200"), (name, fig)
         assert float(fig["delta_mb"]) < DECODE_BOUND_MB, (name, fig)
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_analysis_of_bombs_stays_under_its_memory_bound(tmp_path: Path) -> None:
+    sources = {name: case(name).data for name in bomb_names()} | _near_limit_sources()
+    figures = {}
+    for name, data in sources.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        figures[name] = measure(path, ANALYSIS_CHILD)
+    print(f"\nanalysis bounds: refused {REFUSED_BOUND_MB} MB, decoded {ANALYSIS_BOUND_MB:.0f} MB")
+    for name, fig in figures.items():
+        print(f"{name:24} {fig['outcome']:32} +{fig['delta_mb']:.1f} MB (peak {fig['peak_mb']:.0f} MB)")
+    for name in bomb_names():
+        assert str(figures[name]["outcome"]).startswith(("413", "415")), (name, figures[name])
+        assert float(figures[name]["delta_mb"]) < REFUSED_BOUND_MB, (name, figures[name])
+    for name in _near_limit_sources():
+        assert str(figures[name]["outcome"]).startswith("200"), (name, figures[name])
+        assert float(figures[name]["delta_mb"]) < ANALYSIS_BOUND_MB, (name, figures[name])
