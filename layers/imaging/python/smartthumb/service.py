@@ -75,7 +75,13 @@ class ThumbnailService:
         deadline.require(limits.RENDER_FLOOR_MS)  # no time left: 503 before touching the store
         source = self.source.get(request.id)
         opened = render.open_image(source.data, self.settings)
-        fmt = force_format or render.choose_format(opened, accept, self.settings, request.pad_color)
+        if force_format is not None and force_format.upper() not in render.CONTENT_TYPES:
+            raise ValueError(f"unsupported output format {force_format!r}")
+        fmt = (
+            force_format.upper()
+            if force_format
+            else render.choose_format(opened, accept, self.settings, request.pad_color)
+        )
 
         render_ms = limits.render_reserve_ms(opened.size.area)
         hint: RegionHint | None = None
