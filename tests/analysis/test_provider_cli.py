@@ -14,7 +14,7 @@ from smartthumb.analysis import cli, provider
 from smartthumb.analysis.analyzer import analyze_image
 from smartthumb.analysis.models import ModelUnavailable
 from smartthumb.config import Settings
-from smartthumb.geometry import Box, Size
+from smartthumb.geometry import Box, Size, scale_box
 from smartthumb.sources import SourceObject
 from tests.analysis.images import SAMPLES, encode, sample_bytes
 
@@ -37,7 +37,7 @@ def test_region_is_computed_and_memoised(settings: Settings, monkeypatch: pytest
     # Same key and etag, other rendition size: memoised, scaled to that size.
     again = p.region_for(_source("astronaut.jpg"), Size(256, 256), 5000)
     assert again.origin == "computed"
-    assert again.box == provider.scale_box(hint.box, Size(512, 512), Size(256, 256))
+    assert again.box == scale_box(hint.box, Size(512, 512), Size(256, 256))
 
 
 @pytest.mark.model
@@ -68,8 +68,8 @@ def test_budget_too_small_falls_back_without_analysing(settings: Settings, monke
 
 
 def test_scale_box_stays_inside() -> None:
-    assert provider.scale_box(Box(100, 50, 200, 100), Size(400, 200), Size(200, 100)) == Box(50, 25, 100, 50)
-    assert provider.scale_box(Box(399, 199, 1, 1), Size(400, 200), Size(40, 20)).inside(Size(40, 20))
+    assert scale_box(Box(100, 50, 200, 100), Size(400, 200), Size(200, 100)) == Box(50, 25, 100, 50)
+    assert scale_box(Box(399, 199, 1, 1), Size(400, 200), Size(40, 20)).inside(Size(40, 20))
 
 
 def _run(argv: list[str]) -> int:

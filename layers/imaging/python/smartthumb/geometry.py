@@ -88,6 +88,23 @@ class Box:
         return (self.x, self.y, self.right, self.bottom)
 
 
+def scale_box(box: Box, frm: Size, to: Size) -> Box:
+    """``box`` measured on an image of size ``frm``, on one of size ``to``.
+
+    The result stays inside ``to`` and is at least one pixel each way; the
+    edges round outwards-ish (floor the origin, round the far edge) so a
+    region never shrinks away.
+    """
+    if frm == to:
+        return box
+    sx, sy = to.width / frm.width, to.height / frm.height
+    x0 = min(max(int(box.x * sx), 0), to.width - 1)
+    y0 = min(max(int(box.y * sy), 0), to.height - 1)
+    x1 = max(min(round(box.right * sx), to.width), x0 + 1)
+    y1 = max(min(round(box.bottom * sy), to.height), y0 + 1)
+    return Box(x0, y0, x1 - x0, y1 - y0)
+
+
 class CropMode(IntEnum):
     NONE = 0
     BLIND_RATIO = 4

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from smartthumb.analysis import models
 from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
-from smartthumb.geometry import Box, Size
+from smartthumb.geometry import Size, scale_box
 from smartthumb.regions import RegionHint
 from smartthumb.sources import SourceObject
 
@@ -108,15 +108,3 @@ class OnnxRegionProvider:
         if analysis.roi is None:
             return RegionHint(None, "none")
         return RegionHint(scale_box(analysis.roi, Size(analysis.width, analysis.height), size), "computed")
-
-
-def scale_box(box: Box, frm: Size, to: Size) -> Box:
-    """``box`` measured on an image of size ``frm``, expressed on one of size ``to``."""
-    if frm == to:
-        return box
-    sx, sy = to.width / frm.width, to.height / frm.height
-    x0 = min(max(int(box.x * sx), 0), to.width - 1)
-    y0 = min(max(int(box.y * sy), 0), to.height - 1)
-    x1 = max(min(round(box.right * sx), to.width), x0 + 1)
-    y1 = max(min(round(box.bottom * sy), to.height), y0 + 1)
-    return Box(x0, y0, x1 - x0, y1 - y0)
