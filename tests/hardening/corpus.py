@@ -112,6 +112,42 @@ def _ycck(cmyk_jpeg: bytes) -> bytes:
     return cmyk_jpeg[:transform] + b"\x02" + cmyk_jpeg[transform + 1 :]
 
 
+def _jpeg_segments(data: bytes) -> list[bytes]:
+    """Split a JPEG into SOI, marker segments and scans (SOS header + entropy data), EOI."""
+    segments = [data[:2]]
+    at = 2
+    while at < len(data):
+        marker = data[at + 1]
+        if marker == 0xD9:
+            segments.append(data[at : at + 2])
+            break
+        end = at + 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker == 0xDA:  # entropy-coded data runs to the next marker that is not FF00 or RSTn
+            while True:
+                end = data.index(b"\xff", end)
+                if data[end + 1] == 0 or 0xD0 <= data[end + 1] <= 0xD7:
+                    end += 2
+                    continue
+                break
+        segments.append(data[at:end])
+        at = end
+    return segments
+
+
+def jpeg_scan_bomb(side: int = 1024, repeats: int = 2000) -> bytes:
+    """A progressive JPEG whose one data-less AC scan is repeated ``repeats`` times.
+
+    Each repeat is a dozen bytes, but libjpeg walks every block of the
+    component for every scan: a few megabytes of these take minutes to decode
+    at camera sizes, below every pixel and byte limit.
+    """
+    noise = Image.merge("RGB", [Image.effect_noise((side, side), 50)] * 3)
+    segments = _jpeg_segments(_save(noise, "JPEG", quality=90, progressive=True))
+    scans = [n for n, seg in enumerate(segments) if seg[1] == 0xDA]
+    empty = min(scans, key=lambda n: len(segments[n]))
+    return b"".join(segments[: empty + 1]) + segments[empty] * repeats + b"".join(segments[empty + 1 :])
+
+
 def quadrant_image(size: tuple[int, int] = (80, 60)) -> Image.Image:
     """Upright test picture: red top-left quarter on blue, so orientation is visible."""
     im = Image.new("RGB", size, (0, 0, 255))
@@ -203,6 +239,7 @@ def _builders() -> list[Callable[[], Case]]:
         lambda: Case("huge-header.bmp", _bmp_huge_header(), 413, "SourceTooLarge"),
         lambda: Case("ztxt-bomb.png", _ztxt_bomb(), 415, "UnsupportedImage"),
         lambda: Case("bad-huffman.jpg", _corrupt_huffman(jpeg), 415, "UnsupportedImage"),
+        lambda: Case("scan-bomb.jpg", jpeg_scan_bomb(), 413, "SourceTooLarge"),
         lambda: Case(
             "cmyk.jpg",
             _jpeg("CMYK", colour=(0, 255, 255, 0)),

@@ -249,3 +249,47 @@ def test_source_bytes_over_the_limit_through_the_handler(make_fn) -> None:
     result = fn.get("/th?id=big.png&w=10")
     assert result["statusCode"] == 413
     assert error_of(result)["code"] == "SourceTooLarge"
+
+
+# ------------------------------------------------------------------ JPEG scans
+
+
+def test_jpeg_scan_count_check() -> None:
+    from smartthumb.errors import SourceTooLarge
+    from smartthumb.limits import MAX_JPEG_SCANS, check_jpeg_scans
+    from tests.hardening.corpus import jpeg_scan_bomb
+
+    photo = Image.merge("RGB", [Image.effect_noise((256, 256), 40)] * 3)
+    for params in (
+        {"progressive": True},
+        {"progressive": False},
+        {"progressive": True, "exif": _exif_with_thumbnail()},
+    ):
+        buf = io.BytesIO()
+        photo.save(buf, "JPEG", quality=90, **params)
+        check_jpeg_scans(buf.getvalue())  # ordinary files pass
+    check_jpeg_scans(jpeg_scan_bomb(64, MAX_JPEG_SCANS - 20))
+    with pytest.raises(SourceTooLarge):
+        check_jpeg_scans(jpeg_scan_bomb(64, MAX_JPEG_SCANS))
+    check_jpeg_scans(_png((8, 8)) + b"\xff\xda" * 1000)  # not a JPEG: not counted
+
+
+def _exif_with_thumbnail() -> bytes:
+    """EXIF carrying a JPEG thumbnail (its own SOS marker) in IFD1."""
+    thumb = io.BytesIO()
+    Image.new("RGB", (16, 16), "red").save(thumb, "JPEG", progressive=True)
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    raw = exif.tobytes()
+    return raw + thumb.getvalue()  # trailing bytes after the IFDs: as cameras store the thumbnail
+
+
+def test_scan_bomb_through_the_handler_is_refused_quickly(make_fn) -> None:
+    from tests.hardening.corpus import jpeg_scan_bomb
+
+    fn = make_fn()
+    fn.put("scans.jpg", jpeg_scan_bomb(1024, 20_000))
+    started = time.monotonic()
+    result = fn.get("/th?id=scans.jpg&w=100")
+    assert result["statusCode"] == 413 and error_of(result)["code"] == "SourceTooLarge"
+    assert time.monotonic() - started < 2
