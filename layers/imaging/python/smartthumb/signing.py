@@ -65,6 +65,11 @@ class SigningUnavailable(ThumbError):
     code = "SigningUnavailable"
 
 
+def _valid_exp(raw: str) -> bool:
+    """``exp`` is plain decimal digits (at most 12: unix seconds for 30 000 years)."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 12
+
+
 def query_pairs(query: str) -> list[tuple[str, str]]:
     """Decode a raw query string the same way :func:`smartthumb.request.parse_query_string` does."""
     return parse_qsl(query, keep_blank_values=True)
@@ -97,6 +102,10 @@ def sign_query(secret: str | bytes, query: str, *, expires_at: int | None = None
         if any(k == EXP for k, _ in kept):
             raise ValueError("the query already has 'exp'")
         kept.append((EXP, str(int(expires_at))))
+    exps = [v for k, v in kept if k == EXP]
+    if len(exps) > 1 or any(not _valid_exp(v) for v in exps):
+        # The verifier would refuse it: do not hand out a URL that cannot work.
+        raise ValueError("'exp' must be given once, as a unix time in seconds")
     sig = compute_signature(secret, kept)
     encoded = "&".join(f"{quote(k, safe=_SAFE)}={quote(v, safe=_SAFE + '/')}" for k, v in kept)
     return f"{encoded}&{SIG}={sig}" if encoded else f"{SIG}={sig}"
@@ -164,7 +173,7 @@ class SignatureVerifier:
             raise Forbidden("'exp' is given more than once")
         if exps:
             raw = exps[0]
-            if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+            if not _valid_exp(raw):
                 raise Forbidden("'exp' must be a unix time in seconds")
             if self._clock() >= int(raw):
                 raise Forbidden("the signed URL has expired")
