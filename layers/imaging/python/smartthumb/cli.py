@@ -39,6 +39,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     settings = _settings(args.store)
     app = build_thumbnail_app(settings)
+    from smartthumb.preview import register_preview
+
+    register_preview(app, settings)  # GET /: the smart-crop preview page (local server only)
     server = make_server(lambda event, context: app.resolve(event, context), args.host, args.port)
     host, port = server.server_address[:2]
     base = f"http://{host}:{port}"

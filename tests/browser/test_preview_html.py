@@ -1,0 +1,64 @@
+"""The preview page's HTML through the same resolver as ``smartthumb serve`` (no browser)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from smartthumb import sidecars as sidecars_module
+from smartthumb.app_factory import build_thumbnail_app
+from smartthumb.config import Settings
+from smartthumb.local_server import LocalContext, http_api_event
+from smartthumb.preview import register_preview
+from tests.conftest import SAMPLES
+from tests.handlers.smartcrop_fakes import FakeAnalyzer
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    store.mkdir()
+    shutil.copy(SAMPLES / "chelsea.jpg", store / 'a "quoted" <name>.jpg')
+    (store / "broken.jpg").write_bytes(b"text")
+    monkeypatch.setattr(sidecars_module, "_default_analyze", FakeAnalyzer())
+    settings = Settings.from_env(
+        {"LOCAL_STORE": str(store), "LOCAL_ANALYSIS_STORE": str(tmp_path / "sc"), "SMARTCROP_ASPECT_RATIOS": "1.0,1.5"}
+    )
+    app = build_thumbnail_app(settings)
+    register_preview(app, settings)
+    return app
+
+
+def test_preview_html(app):
+    result = app.resolve(http_api_event("GET", "/", {}), LocalContext())
+    assert result["statusCode"] == 200
+    assert result["headers"]["Content-Type"].startswith("text/html")
+    page = result["body"]
+    assert page.startswith("<!doctype html>")
+    # Names are escaped in HTML and URL-encoded in /th links.
+    assert "a &quot;quoted&quot; &lt;name&gt;.jpg" in page
+    assert "<name>" not in page
+    srcs = re.findall(r'<img src="([^"]+)"', page)
+    assert len(srcs) == 7
+    assert all(s.startswith("/th?id=a+%22quoted%22+%3Cname%3E.jpg&amp;") for s in srcs)
+    assert page.count('class="crop"') == 2
+    assert 'data-expected="451x300"' in page  # the original shown at its own width (< 480)
+    assert "UnsupportedImage" in page
+
+
+def test_preview_thumbnail_urls_answer_with_the_expected_size(app):
+    import base64
+    from io import BytesIO
+
+    from PIL import Image
+
+    page = app.resolve(http_api_event("GET", "/", {}), LocalContext())["body"]
+    for src, expected in re.findall(r'<img src="([^"]+)"[^>]*data-expected="(\d+x\d+)"', page):
+        target = src.replace("&amp;", "&")
+        result = app.resolve(http_api_event("GET", target, {"accept": "image/webp,*/*"}), LocalContext())
+        assert result["statusCode"] == 200, json.dumps(result)[:300]
+        im = Image.open(BytesIO(base64.b64decode(result["body"])))
+        assert f"{im.width}x{im.height}" == expected, target
