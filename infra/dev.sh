@@ -25,6 +25,16 @@ setup() {
 # What only the tests need (SAM CLI, cfn-lint, ...): idempotent, instant once done.
 setup_test_tools() {
   bash infra/setup-tools.sh
+  setup_browser
+}
+
+# The preview-page test runs Debian's headless Chromium: install it when missing,
+# only as root on an apt system (elsewhere, install it yourself).
+setup_browser() {
+  if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  fi
 }
 
 cmd=${1:-}
