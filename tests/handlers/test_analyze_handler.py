@@ -274,6 +274,39 @@ class ThrottlingClient:
         return getattr(self.inner, name)
 
 
+class NoListBucketClient:
+    """S3 as seen without s3:ListBucket: a missing key is 403 AccessDenied, not 404."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def get_object(self, **kwargs):
+        try:
+            return self.inner.get_object(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchKey":
+                raise
+            raise ClientError(
+                {
+                    "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+                    "ResponseMetadata": {"HTTPStatusCode": 403},
+                },
+                "GetObject",
+            ) from exc
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_first_upload_works_without_list_bucket_permission(analyze_fn, env, lambda_context):
+    analyze_fn.ingestor.store._client = NoListBucketClient(env)
+    data = image_bytes(Image.new("RGB", (120, 80), "teal"))
+    etag = upload(env, "img/first.jpg", data)
+    event = put_event("img/first.jpg", etag, len(data), "0062A1B2C3D4E5F601")
+    assert analyze_fn.handler(event, lambda_context)["outcomes"] == ["analysed"]
+    assert analyze_fn.handler(event, lambda_context)["outcomes"] == ["duplicate"]
+
+
 def test_throttling_raises_for_lambda_to_retry(analyze_fn, env, lambda_context):
     data = image_bytes(Image.new("RGB", (120, 80), "teal"))
     etag = upload(env, "img/throttled.jpg", data)

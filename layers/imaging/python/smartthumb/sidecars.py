@@ -389,7 +389,10 @@ class S3SidecarStore:
             obj = self.client.get_object(Bucket=self.bucket, Key=self.object_key(source_key))
             data = obj["Body"].read()
         except ClientError as exc:
-            if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            # Without s3:ListBucket on the analysis bucket, S3 answers a missing key
+            # with 403 AccessDenied instead of 404: both mean "no sidecar" here. (Had
+            # it existed unreadably, the conditional write that follows fails safely.)
+            if _error_code(exc) in ("NoSuchKey", "404", "NotFound", "AccessDenied", "403"):
                 return None, None
             raise self._unavailable(exc) from exc
         except BotoCoreError as exc:
