@@ -271,6 +271,18 @@ def test_get_analysis_returns_the_sidecar_result(thumbnail_fn, lambda_context, f
     assert len(fake.calls) == calls
 
 
+def test_get_analysis_waits_no_longer_than_lambda_allows(thumbnail_fn, lambda_context, monkeypatch, function_loader):
+    monkeypatch.setattr(sidecars_module, "_default_analyze", FakeAnalyzer(delay_s=1.0))
+    fn = function_loader("thumbnail")  # built after the patch: its provider uses the slow analyzer
+    lambda_context.remaining_ms = 1700  # 200 ms to wait after keeping 1.5 s to answer
+    started = time.perf_counter()
+    result = fn.handler(http_api_event("GET", "/analysis?id=chelsea.jpg", {}), lambda_context)
+    elapsed = time.perf_counter() - started
+    assert result["statusCode"] == 503 and result["headers"]["Retry-After"] == "1"
+    assert body_of(result)["error"]["code"] == "ServiceUnavailable"
+    assert elapsed < 0.9
+
+
 @pytest.mark.parametrize(
     ("target", "status", "code"),
     [

@@ -198,6 +198,15 @@ def register_azure_routes(
             from smartthumb.analysis.analyzer import analyze_image as fn  # deferred: numpy + onnxruntime
         return fn(data, ratios or None, settings).to_azure()
 
+    def wait_budget_ms() -> int:
+        """At most :data:`ANALYSIS_WAIT_MS`, leaving Lambda 1.5 s to answer."""
+        getter = getattr(getattr(app, "lambda_context", None), "get_remaining_time_in_millis", None)
+        try:
+            remaining = int(getter()) if getter is not None else ANALYSIS_WAIT_MS
+        except (TypeError, ValueError):
+            remaining = ANALYSIS_WAIT_MS
+        return max(0, min(ANALYSIS_WAIT_MS, remaining - 1500))
+
     def header(name: str) -> str | None:
         headers = app.current_event.headers or {}
         return headers.get(name.lower()) or headers.get(name)
@@ -298,7 +307,7 @@ def register_azure_routes(
             stored = sidecars.current(obj)
             origin = "sidecar"
             if stored is None:
-                stored = sidecars.compute(obj, ANALYSIS_WAIT_MS)
+                stored = sidecars.compute(obj, wait_budget_ms())
                 origin = "computed"
                 if stored is None:
                     raise AzureError(
