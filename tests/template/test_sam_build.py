@@ -63,6 +63,8 @@ out["files"] = {
     if m in sys.modules
 }
 out["boto3_origin"] = importlib.util.find_spec("boto3").origin
+from smartthumb import render
+out["libspng"] = render._libspng() is not None  # the PNG decoder in the layer's pyspng
 print("PROBE:" + json.dumps(out))
 """
 
@@ -142,6 +144,7 @@ def test_sam_build_for_the_local_python_runs_the_handler_from_the_built_layer(tm
         assert Path(path).is_relative_to(roots.get(module, layer)), (module, path)
     assert not {"smartthumb", "PIL", "numpy", "onnxruntime", "aws_lambda_powertools"} - out["files"].keys()
     assert Path(out["boto3_origin"]).is_relative_to(runtime)  # boto3 is the runtime's, never the layer's
+    assert out["libspng"]
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])
@@ -156,6 +159,7 @@ def test_lambda_layer_build(tmp_path: Path, arch: str) -> None:
 
     extensions = list(layer.rglob("*.so"))
     assert any(p.name.startswith("_imaging.cpython-312-") for p in extensions)
+    assert any(p.name.startswith("_pyspng_c.cpython-312-") for p in extensions)  # render.py's libspng
     assert not [p for p in extensions if "cpython-3" in p.name and "cpython-312-" not in p.name]
     for lib in (layer / "onnxruntime" / "capi").glob("*.so*"):
         header = lib.read_bytes()[:20]

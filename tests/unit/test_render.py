@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from smartthumb import render as render_module
 from smartthumb.config import Settings
 from smartthumb.errors import OutputTooLarge, SourceTooLarge, ThumbError, UnsupportedImage
 from smartthumb.geometry import Box, CropMode, Size, plan_thumbnail
@@ -384,3 +385,353 @@ def test_executing_one_opened_image_twice_stays_correct() -> None:
     reference = src.resize((400, 600), Image.Resampling.LANCZOS, box=plan.crop.as_tuple())
     assert small.size == (100, 75) and again.size == (400, 600)
     assert np.abs(np.asarray(again, dtype=np.int16) - np.asarray(reference, dtype=np.int16)).mean() < 4
+
+
+# ------------------------------------------------------------------ PNG via libspng
+
+
+def adam7(im: Image.Image) -> bytes:
+    """``im`` (L, LA, RGB or RGBA, 8-bit) as an Adam7-interlaced PNG: Pillow cannot write these."""
+    pixels = np.asarray(im)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    colour_type = {"L": 0, "LA": 4, "RGB": 2, "RGBA": 6}[im.mode]
+    raw = b""
+    for x0, y0, dx, dy in (
+        (0, 0, 8, 8),
+        (4, 0, 8, 8),
+        (0, 4, 4, 8),
+        (2, 0, 4, 4),
+        (0, 2, 2, 4),
+        (1, 0, 2, 2),
+        (0, 1, 1, 2),
+    ):
+        sub = pixels[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.tobytes() for row in sub)
+    ihdr = struct.pack(">IIBBBBB", im.width, im.height, 8, colour_type, 0, 0, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(raw))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, int, int]]:
+    """(type, offset of the length field, payload length) of every chunk."""
+    pos, out = 8, []
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack_from(">I", data, pos)
+        out.append((data[pos + 4 : pos + 8], pos, length))
+        pos += 12 + length
+    return out
+
+
+def photo(mode: str, size=(331, 247)) -> Image.Image:
+    """Noisy, photo-like content (adaptive filtering picks every filter type) in ``mode``."""
+    rng = np.random.default_rng(7)
+    base = np.asarray(gradient(size), dtype=np.int16) + rng.integers(-40, 41, (size[1], size[0], 3))
+    im = Image.fromarray(base.clip(0, 255).astype(np.uint8))
+    if mode in ("LA", "RGBA"):
+        im = im.convert("RGBA")
+        im.putalpha(Image.fromarray(rng.integers(0, 256, (size[1], size[0]), dtype=np.uint8)))
+    return im.convert(mode)
+
+
+class Spy:
+    """Counts libspng decodes; ``pillow_only`` turns the libspng path off."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self.monkeypatch = monkeypatch
+        real = render_module._spng_decode
+
+        def counting(*args: object, **kwargs: object) -> None:
+            self.calls += 1
+            real(*args, **kwargs)
+
+        monkeypatch.setattr(render_module, "_spng_decode", counting)
+
+    def both(self, data: bytes, query: str, region: Box | None = None) -> tuple[Image.Image, Image.Image, int]:
+        """(libspng path result, Pillow path result, libspng decodes run for the first)."""
+        request = req(query)
+        self.calls = 0
+
+        def run() -> Image.Image:
+            opened = open_image(data, SETTINGS)
+            plan = plan_thumbnail(opened.size, request.width, request.height, request.crop, request.pad, region)
+            return execute(opened, plan, request.pad_color)
+
+        fast = run()
+        calls = self.calls
+        with self.monkeypatch.context() as m:
+            m.setattr(render_module, "_spng_execute", lambda *args: None)
+            slow = run()
+        return fast, slow, calls
+
+
+def same_pixels(a: Image.Image, b: Image.Image) -> bool:
+    return a.mode == b.mode and a.size == b.size and a.tobytes() == b.tobytes()
+
+
+QUERIES = [
+    "w=200&h=200",  # fit, padded: reduce then LANCZOS
+    "w=100&h=100&c=4",  # blind-ratio centre crop
+    "w=60&h=200&c=4",
+    "w=250",  # small shrink: BICUBIC, no reduce step
+    "w=331&h=247&p=0",  # the original size: nothing to resample
+    "w=120&h=247&c=4",  # a crop without scaling
+    "w=40",
+]
+
+
+@pytest.mark.parametrize("strip_bytes", [1, 1 << 18])
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+def test_libspng_path_matches_pillow_pixel_for_pixel(
+    monkeypatch: pytest.MonkeyPatch, mode: str, strip_bytes: int
+) -> None:
+    """Every 8-bit colour type, every resample branch, strips of one row (or one reduce block) and large strips."""
+    monkeypatch.setattr(render_module, "_SPNG_STRIP_BYTES", strip_bytes)
+    spy = Spy(monkeypatch)
+    data = save(photo(mode), "PNG")
+    for query in QUERIES:
+        fast, slow, calls = spy.both(data, query)
+        assert calls == 1, query
+        assert same_pixels(fast, slow), (mode, query)
+
+
+def test_libspng_path_matches_pillow_for_a_region_crop(monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = Spy(monkeypatch)
+    data = save(photo("RGB", (640, 480)), "PNG")
+    for region in (Box(10, 300, 200, 150), Box(600, 0, 40, 480), Box(0, 0, 640, 1)):
+        fast, slow, calls = spy.both(data, "w=50&h=50&c=7", region)
+        assert calls == 1 and same_pixels(fast, slow), region
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+def test_interlaced_png_goes_to_pillow_and_matches_the_plain_file(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    spy = Spy(monkeypatch)
+    im = photo(mode)
+    interlaced = adam7(im)
+    assert Image.open(io.BytesIO(interlaced)).info.get("interlace")
+    plain = save(im, "PNG")
+    for query in ("w=200&h=200", "w=100&h=100&c=4"):
+        from_interlaced, _, calls = spy.both(interlaced, query)
+        assert calls == 0  # not a libspng case
+        from_plain, _, calls = spy.both(plain, query)
+        assert calls == 1
+        assert same_pixels(from_interlaced, from_plain), (mode, query)
+
+
+def test_libspng_path_keeps_the_icc_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = save(photo("RGB"), "PNG", icc_profile=icc)
+    spy = Spy(monkeypatch)
+    fast, _ = render_bytes(data, req("w=100"), SETTINGS, fmt="PNG")
+    assert spy.calls == 1
+    with monkeypatch.context() as m:
+        m.setattr(render_module, "_spng_execute", lambda *args: None)
+        slow, _ = render_bytes(data, req("w=100"), SETTINGS, fmt="PNG")
+    assert fast == slow
+    assert Image.open(io.BytesIO(fast)).info.get("icc_profile") == icc
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_libspng_path_applies_the_exif_orientation(monkeypatch: pytest.MonkeyPatch, orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = save(photo("RGBA", (300, 200)), "PNG", exif=exif.tobytes())
+    assert open_image(data, SETTINGS).orientation == orientation
+    spy = Spy(monkeypatch)
+    for query in ("w=90&h=90&c=4", "w=120"):
+        fast, slow, calls = spy.both(data, query)
+        assert calls == 1 and same_pixels(fast, slow), (orientation, query)
+        assert fast.size == ((120, 180) if orientation >= 5 and query == "w=120" else slow.size)
+
+
+def test_libspng_path_ignores_gamma_like_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    im = photo("RGB")
+    plain = save(im, "PNG")
+    first = png_chunks(plain)[1][1]  # after IHDR
+    gama = png_chunk(b"gAMA", struct.pack(">I", 100000)) + png_chunk(b"sRGB", b"\x00")
+    data = plain[:first] + gama + plain[first:]
+    spy = Spy(monkeypatch)
+    fast, slow, calls = spy.both(data, "w=300&h=300&p=0")
+    reference, _, _ = spy.both(plain, "w=300&h=300&p=0")
+    assert calls == 1 and same_pixels(fast, slow) and same_pixels(fast, reference)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda im: save(im.convert("P"), "PNG"), id="palette"),
+        pytest.param(lambda im: save(im.convert("1"), "PNG"), id="1-bit"),
+        pytest.param(lambda im: save(im.convert("L"), "PNG", bits=4), id="4-bit"),
+        pytest.param(lambda im: save(im.convert("RGB"), "PNG", transparency=(10, 20, 30)), id="rgb-trns"),
+        pytest.param(lambda im: save(im.convert("L"), "PNG", transparency=7), id="grey-trns"),
+        pytest.param(lambda im: save(im.convert("I;16"), "PNG"), id="16-bit-grey"),
+        pytest.param(lambda im: save(im, "PNG", save_all=True, append_images=[im.rotate(90)], duration=50), id="apng"),
+        pytest.param(lambda im: adam7(im), id="interlaced"),
+    ],
+)
+def test_the_gate_sends_unusual_pngs_to_pillow(monkeypatch: pytest.MonkeyPatch, make) -> None:
+    data = make(photo("RGB"))
+    assert render_module._spng_source(open_image(data, SETTINGS)) is None
+    spy = Spy(monkeypatch)
+    out, _ = render_bytes(data, req("w=100"), SETTINGS)
+    assert spy.calls == 0 and Image.open(io.BytesIO(out)).size[0] == 100
+
+
+def test_the_gate_sends_16_bit_colour_to_pillow() -> None:
+    rows = b"".join(b"\x00" + bytes(range(6)) * 8 for _ in range(5))
+    ihdr = struct.pack(">IIBBBBB", 8, 5, 16, 2, 0, 0, 0)
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
+    )
+    assert render_module._spng_source(open_image(data, SETTINGS)) is None
+
+
+def idat_damaged(data: bytes, how: str) -> bytes:
+    """``data`` with its first IDAT damaged: a payload byte, or its CRC, or the Adler-32 (CRC fixed up)."""
+    out = bytearray(data)
+    _, pos, length = next(c for c in png_chunks(data) if c[0] == b"IDAT")
+    if how == "crc":
+        out[pos + 8 + length] ^= 0x55
+        return bytes(out)
+    at = pos + 8 + (length // 2 if how == "payload" else length - 1)
+    out[at] ^= 0x55
+    out[pos + 8 + length : pos + 12 + length] = struct.pack(">I", zlib.crc32(bytes(out[pos + 4 : pos + 8 + length])))
+    return bytes(out)
+
+
+def big_photo_png(mode: str = "RGB") -> bytes:
+    """Several IDAT chunks (Pillow writes 64 KiB ones)."""
+    data = save(photo(mode, (700, 500)), "PNG")
+    assert sum(1 for c in png_chunks(data) if c[0] == b"IDAT") > 1
+    return data
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.7, 0.999])
+def test_truncated_png_is_415_on_both_paths(monkeypatch: pytest.MonkeyPatch, cut: float) -> None:
+    data = big_photo_png()
+    idats = [c for c in png_chunks(data) if c[0] == b"IDAT"]
+    end = idats[-1][1] + 8 + idats[-1][2]
+    truncated = data[: int(end * cut)]
+    spy = Spy(monkeypatch)
+    with pytest.raises(UnsupportedImage):
+        render_bytes(truncated, req("w=100"), SETTINGS)
+    assert spy.calls == 1  # libspng refused it, then Pillow did
+    with monkeypatch.context() as m, pytest.raises(UnsupportedImage):
+        m.setattr(render_module, "_spng_execute", lambda *args: None)
+        render_bytes(truncated, req("w=100"), SETTINGS)
+
+
+@pytest.mark.parametrize("how", ["payload", "adler"])
+def test_corrupt_image_data_is_415_on_both_paths(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    data = idat_damaged(save(photo("RGB"), "PNG"), how)
+    spy = Spy(monkeypatch)
+    with pytest.raises(UnsupportedImage):
+        render_bytes(data, req("w=100"), SETTINGS)
+    assert spy.calls == 1
+    with monkeypatch.context() as m, pytest.raises(UnsupportedImage):
+        m.setattr(render_module, "_spng_execute", lambda *args: None)
+        render_bytes(data, req("w=100"), SETTINGS)
+
+
+def test_header_chunk_crc_error_is_415_before_any_decode(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = bytearray(save(photo("RGB"), "PNG"))
+    data[29] ^= 1  # IHDR's CRC
+    spy = Spy(monkeypatch)
+    with pytest.raises(UnsupportedImage):
+        render_bytes(bytes(data), req("w=100"), SETTINGS)
+    assert spy.calls == 0
+
+
+@pytest.mark.parametrize("data_maker", [lambda: save(photo("RGB"), "PNG"), big_photo_png])
+def test_idat_crc_error_renders_as_pillow_renders_it(monkeypatch: pytest.MonkeyPatch, data_maker) -> None:
+    """Pillow does not check IDAT CRCs (it skips them); whichever path decodes, the result is Pillow's."""
+    data = idat_damaged(data_maker(), "crc")
+    spy = Spy(monkeypatch)
+    fast, slow, _ = spy.both(data, "w=100&h=100")
+    assert same_pixels(fast, slow)
+
+
+@pytest.mark.parametrize(
+    "trailer",
+    [
+        pytest.param(lambda: png_chunk(b"tEXt", b"k\x00v")[:-6], id="truncated-text"),
+        pytest.param(lambda: png_chunk(b"zTXt", b"k\x00\x00" + b"not zlib at all"), id="corrupt-ztxt"),
+        pytest.param(lambda: png_chunk(b"tRNS", b"\x00"), id="short-trns"),
+        pytest.param(lambda: png_chunk(b"tEXt", b"k\x00v") + png_chunk(b"IEND", b""), id="fine-text"),
+        pytest.param(lambda: png_chunk(b"prIv", b"x" * 10) + png_chunk(b"IEND", b""), id="unknown-chunk"),
+        pytest.param(lambda: b"", id="no-iend"),
+        pytest.param(lambda: b"\x00\x00\x00\x05ab", id="garbage"),
+    ],
+)
+def test_chunks_after_the_image_data_get_pillows_verdict(monkeypatch: pytest.MonkeyPatch, trailer) -> None:
+    plain = save(photo("RGB"), "PNG")
+    iend = next(c for c in png_chunks(plain) if c[0] == b"IEND")[1]
+    data = plain[:iend] + trailer()
+    spy = Spy(monkeypatch)
+
+    def outcome(fast: bool) -> object:
+        with monkeypatch.context() as m:
+            if not fast:
+                m.setattr(render_module, "_spng_execute", lambda *args: None)
+            try:
+                return render_bytes(data, req("w=100"), SETTINGS)[0]
+            except UnsupportedImage:
+                return "415"
+
+    assert outcome(True) == outcome(False)
+    assert spy.calls >= 1
+
+
+def test_one_opened_png_executed_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = save(photo("RGB"), "PNG")
+    opened = open_image(data, SETTINGS)
+    spy = Spy(monkeypatch)
+    a = execute(opened, plan_thumbnail(opened.size, 100, None), WHITE)
+    b = execute(opened, plan_thumbnail(opened.size, 100, None), WHITE)
+    assert spy.calls == 2 and same_pixels(a, b)
+
+
+def test_decompression_bomb_png_is_refused_before_libspng(monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = Spy(monkeypatch)
+    with pytest.raises(SourceTooLarge):
+        render_bytes(png_claiming(20000, 20000), req("w=100"), SETTINGS)
+    assert spy.calls == 0
+
+
+def test_without_libspng_pngs_go_to_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render_module, "_spng", False)
+    spy = Spy(monkeypatch)
+    data = save(photo("RGBA"), "PNG")
+    out, fmt = render_bytes(data, req("w=100"), SETTINGS)
+    assert spy.calls == 0 and fmt == "PNG" and Image.open(io.BytesIO(out)).size == (100, 75)
+
+
+def test_libspng_path_imports_neither_numpy_nor_pyspng() -> None:
+    import subprocess
+    import sys
+
+    png = save(photo("RGB"), "PNG")
+    code = (
+        "import sys\n"
+        "from smartthumb.config import Settings\n"
+        "from smartthumb.render import render_bytes, _libspng\n"
+        "from smartthumb.request import parse_query_string, parse_th\n"
+        "s = Settings()\n"
+        "data = sys.stdin.buffer.read()\n"
+        "render_bytes(data, parse_th(parse_query_string('w=50'), s, require_id=False), s)\n"
+        "assert _libspng() is not None\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pyspng')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], input=png, capture_output=True, check=True)
+    assert result.stdout.strip() == b"[]", result.stderr
