@@ -608,17 +608,17 @@ def test_sample_photo_png_renders_byte_identical_through_libspng(monkeypatch: py
     """The sample photograph as an 8-bit PNG: libspng's strip-wise decode and Pillow's decoder give the same files."""
     from importlib.resources import files
 
-    from smartthumb import render as render_module
+    from smartthumb import png_spng
 
     sample = (files("smartthumb") / "samples" / "rocket.jpg").read_bytes()
     photo = Image.open(io.BytesIO(sample)).convert("RGBA" if "A" in mode else "RGB")
     if "A" in mode:
         photo.putalpha(Image.linear_gradient("L").resize(photo.size))
     data = save(photo.convert(mode), "PNG")
-    assert render_module._spng_source(open_image(data, SETTINGS)) is not None
+    assert png_spng._spng_source(open_image(data, SETTINGS)) is not None
     for query, accept in (("w=200&h=200", None), ("w=120&h=90&c=4", "image/webp"), ("w=500", None)):
         fast, fast_fmt = render_bytes(data, request(query), SETTINGS, accept=accept)
         with monkeypatch.context() as m:
-            m.setattr(render_module, "_spng_execute", lambda *args: None)
+            m.setattr(png_spng, "execute_png", lambda *args: None)
             slow, slow_fmt = render_bytes(data, request(query), SETTINGS, accept=accept)
         assert fast_fmt == slow_fmt and fast == slow, (mode, query)

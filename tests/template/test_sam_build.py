@@ -63,8 +63,8 @@ out["files"] = {
     if m in sys.modules
 }
 out["boto3_origin"] = importlib.util.find_spec("boto3").origin
-from smartthumb import render
-out["libspng"] = render._libspng() is not None  # the PNG decoder in the layer's pyspng
+from smartthumb import png_spng, render
+out["libspng"] = png_spng.libspng() is not None  # the PNG decoder in the layer's pyspng
 print("PROBE:" + json.dumps(out))
 """
 

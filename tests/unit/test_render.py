@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smartthumb import render as render_module
+from smartthumb import png_spng
 from smartthumb.config import Settings
 from smartthumb.errors import OutputTooLarge, SourceTooLarge, ThumbError, UnsupportedImage
 from smartthumb.geometry import Box, CropMode, Size, plan_thumbnail
@@ -445,13 +445,13 @@ class Spy:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
         self.monkeypatch = monkeypatch
-        real = render_module._spng_decode
+        real = png_spng._spng_decode
 
         def counting(*args: object, **kwargs: object) -> None:
             self.calls += 1
             real(*args, **kwargs)
 
-        monkeypatch.setattr(render_module, "_spng_decode", counting)
+        monkeypatch.setattr(png_spng, "_spng_decode", counting)
 
     def both(self, data: bytes, query: str, region: Box | None = None) -> tuple[Image.Image, Image.Image, int]:
         """(libspng path result, Pillow path result, libspng decodes run for the first)."""
@@ -466,7 +466,7 @@ class Spy:
         fast = run()
         calls = self.calls
         with self.monkeypatch.context() as m:
-            m.setattr(render_module, "_spng_execute", lambda *args: None)
+            m.setattr(png_spng, "execute_png", lambda *args: None)
             slow = run()
         return fast, slow, calls
 
@@ -492,7 +492,7 @@ def test_libspng_path_matches_pillow_pixel_for_pixel(
     monkeypatch: pytest.MonkeyPatch, mode: str, strip_bytes: int
 ) -> None:
     """Every 8-bit colour type, every resample branch, strips of one row (or one reduce block) and large strips."""
-    monkeypatch.setattr(render_module, "_SPNG_STRIP_BYTES", strip_bytes)
+    monkeypatch.setattr(png_spng, "_SPNG_STRIP_BYTES", strip_bytes)
     spy = Spy(monkeypatch)
     data = save(photo(mode), "PNG")
     for query in QUERIES:
@@ -533,7 +533,7 @@ def test_libspng_path_keeps_the_icc_profile(monkeypatch: pytest.MonkeyPatch) -> 
     fast, _ = render_bytes(data, req("w=100"), SETTINGS, fmt="PNG")
     assert spy.calls == 1
     with monkeypatch.context() as m:
-        m.setattr(render_module, "_spng_execute", lambda *args: None)
+        m.setattr(png_spng, "execute_png", lambda *args: None)
         slow, _ = render_bytes(data, req("w=100"), SETTINGS, fmt="PNG")
     assert fast == slow
     assert Image.open(io.BytesIO(fast)).info.get("icc_profile") == icc
@@ -579,7 +579,7 @@ def test_libspng_path_ignores_gamma_like_pillow(monkeypatch: pytest.MonkeyPatch)
 )
 def test_the_gate_sends_unusual_pngs_to_pillow(monkeypatch: pytest.MonkeyPatch, make) -> None:
     data = make(photo("RGB"))
-    assert render_module._spng_source(open_image(data, SETTINGS)) is None
+    assert png_spng._spng_source(open_image(data, SETTINGS)) is None
     spy = Spy(monkeypatch)
     out, _ = render_bytes(data, req("w=100"), SETTINGS)
     assert spy.calls == 0 and Image.open(io.BytesIO(out)).size[0] == 100
@@ -594,7 +594,7 @@ def test_the_gate_sends_16_bit_colour_to_pillow() -> None:
         + png_chunk(b"IDAT", zlib.compress(rows))
         + png_chunk(b"IEND", b"")
     )
-    assert render_module._spng_source(open_image(data, SETTINGS)) is None
+    assert png_spng._spng_source(open_image(data, SETTINGS)) is None
 
 
 def idat_damaged(data: bytes, how: str) -> bytes:
@@ -628,7 +628,7 @@ def test_truncated_png_is_415_on_both_paths(monkeypatch: pytest.MonkeyPatch, cut
         render_bytes(truncated, req("w=100"), SETTINGS)
     assert spy.calls == 1  # libspng refused it, then Pillow did
     with monkeypatch.context() as m, pytest.raises(UnsupportedImage):
-        m.setattr(render_module, "_spng_execute", lambda *args: None)
+        m.setattr(png_spng, "execute_png", lambda *args: None)
         render_bytes(truncated, req("w=100"), SETTINGS)
 
 
@@ -640,7 +640,7 @@ def test_corrupt_image_data_is_415_on_both_paths(monkeypatch: pytest.MonkeyPatch
         render_bytes(data, req("w=100"), SETTINGS)
     assert spy.calls == 1
     with monkeypatch.context() as m, pytest.raises(UnsupportedImage):
-        m.setattr(render_module, "_spng_execute", lambda *args: None)
+        m.setattr(png_spng, "execute_png", lambda *args: None)
         render_bytes(data, req("w=100"), SETTINGS)
 
 
@@ -683,7 +683,7 @@ def test_chunks_after_the_image_data_get_pillows_verdict(monkeypatch: pytest.Mon
     def outcome(fast: bool) -> object:
         with monkeypatch.context() as m:
             if not fast:
-                m.setattr(render_module, "_spng_execute", lambda *args: None)
+                m.setattr(png_spng, "execute_png", lambda *args: None)
             try:
                 return render_bytes(data, req("w=100"), SETTINGS)[0]
             except UnsupportedImage:
@@ -710,7 +710,7 @@ def test_decompression_bomb_png_is_refused_before_libspng(monkeypatch: pytest.Mo
 
 
 def test_without_libspng_pngs_go_to_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(render_module, "_spng", False)
+    monkeypatch.setattr(png_spng, "_spng", False)
     spy = Spy(monkeypatch)
     data = save(photo("RGBA"), "PNG")
     out, fmt = render_bytes(data, req("w=100"), SETTINGS)
@@ -725,12 +725,12 @@ def test_libspng_path_imports_neither_numpy_nor_pyspng() -> None:
     code = (
         "import sys\n"
         "from smartthumb.config import Settings\n"
-        "from smartthumb.render import render_bytes, _libspng\n"
+        "from smartthumb.render import render_bytes\nfrom smartthumb.png_spng import libspng\n"
         "from smartthumb.request import parse_query_string, parse_th\n"
         "s = Settings()\n"
         "data = sys.stdin.buffer.read()\n"
         "render_bytes(data, parse_th(parse_query_string('w=50'), s, require_id=False), s)\n"
-        "assert _libspng() is not None\n"
+        "assert libspng() is not None\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pyspng')))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], input=png, capture_output=True, check=True)
