@@ -74,7 +74,6 @@ class ThumbnailService:
         deadline = limits.Deadline(remaining_ms)
         deadline.require(limits.RENDER_FLOOR_MS)  # no time left: 503 before touching the store
         source = self.source.get(request.id)
-        limits.check_jpeg_scans(source.data)  # a scan bomb costs minutes of CPU under every other limit
         opened = render.open_image(source.data, self.settings)
         if force_format is not None and force_format.upper() not in render.CONTENT_TYPES:
             raise ValueError(f"unsupported output format {force_format!r}")
