@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -53,8 +53,25 @@ class Card:
     error: str | None = None
 
 
+Link = Callable[..., str]
+
+
 def th_url(image_id: str, **params: Any) -> str:
     return "/th?" + urlencode({"id": image_id, **params})
+
+
+def signed_links(settings: Settings) -> Link:
+    """``th_url``, signed when the deployment requires signed ``/th`` URLs."""
+    from smartthumb.signing import load_secret, sign_query, signing_configured
+
+    if not signing_configured(settings):
+        return th_url
+    secret = load_secret(settings)
+
+    def link(image_id: str, **params: Any) -> str:
+        return "/th?" + sign_query(secret, urlencode({"id": image_id, **params}))
+
+    return link
 
 
 def expected_size(size: Size, width: int | None, height: int | None, crop: CropMode, pad: bool) -> Size:
@@ -100,7 +117,7 @@ def _img(src: str, expected: Size, alt: str, css: str = "") -> str:
     )
 
 
-def render_card(card: Card, ratios: Sequence[float]) -> str:
+def render_card(card: Card, ratios: Sequence[float], link: Link = th_url) -> str:
     esc = html.escape
     head = f"<h2>{esc(card.image_id)}</h2>"
     if card.size is None or card.error:
@@ -108,7 +125,7 @@ def render_card(card: Card, ratios: Sequence[float]) -> str:
     size = card.size
     shown_w = min(DISPLAY_WIDTH, size.width)
     original = _img(
-        th_url(card.image_id, w=shown_w, p=0),
+        link(card.image_id, w=shown_w, p=0),
         expected_size(size, shown_w, None, CropMode.NONE, False),
         f"{card.image_id} with its smart crops",
     )
@@ -147,7 +164,7 @@ def render_card(card: Card, ratios: Sequence[float]) -> str:
     for w, h in THUMB_SIZES:
         pair = []
         for crop in (CropMode.BLIND_RATIO, CropMode.SMART_RATIO):
-            url = th_url(card.image_id, w=w, h=h, c=int(crop))
+            url = link(card.image_id, w=w, h=h, c=int(crop))
             pair.append(
                 f"<figure>{_img(url, expected_size(size, w, h, crop, True), f'c={int(crop)} {w}x{h}')}"
                 f"<figcaption><code>w={w}&amp;h={h}&amp;c={int(crop)}</code></figcaption></figure>"
@@ -206,8 +223,8 @@ SCRIPT = """
 """
 
 
-def render_page(cards: Sequence[Card], ratios: Sequence[float], truncated: bool = False) -> str:
-    body = "".join(render_card(card, ratios) for card in cards) or "<p>The store has no images.</p>"
+def render_page(cards: Sequence[Card], ratios: Sequence[float], truncated: bool = False, link: Link = th_url) -> str:
+    body = "".join(render_card(card, ratios, link) for card in cards) or "<p>The store has no images.</p>"
     note = f"<p>Showing the first {MAX_IMAGES} images.</p>" if truncated else ""
     ratio_list = ", ".join(f"{r:g}" for r in ratios)
     return (
@@ -257,6 +274,7 @@ def register_preview(
     def preview() -> Response:
         ids = list_image_ids(source, MAX_IMAGES + 1)
         cards = collect_cards(settings, source, sidecars, ids[:MAX_IMAGES])
-        page = render_page(cards, settings.smartcrop_aspect_ratios, truncated=len(ids) > MAX_IMAGES)
+        link = signed_links(settings)
+        page = render_page(cards, settings.smartcrop_aspect_ratios, truncated=len(ids) > MAX_IMAGES, link=link)
         headers = {"Cache-Control": "no-store"}
         return Response(status_code=200, content_type="text/html; charset=utf-8", body=page, headers=headers)
