@@ -225,6 +225,20 @@ def test_encoded_key_event_file(analyze_fn, env, lambda_context):
     assert sidecar(env, "img/my photo été 100% a+b.jpg")["source"]["etag"] == md5(data)
 
 
+def test_why_keys_are_decoded_here():
+    """Powertools decodes only ``S3Event.object_key`` (the first record); a record's
+    ``s3.get_object.key`` is the raw, URL-encoded key. ``parse_s3_record`` decodes every record."""
+    from aws_lambda_powertools.utilities.data_classes import S3Event
+    from smartthumb.ingest import parse_s3_record
+
+    raw = json.loads((EVENTS / "s3_put_encoded_key.json").read_text())
+    event = S3Event(raw)
+    record = next(iter(event.records))
+    assert record.s3.get_object.key == "img/my+photo+%C3%A9t%C3%A9+100%25+a%2Bb.jpg"
+    assert event.object_key == "img/my photo été 100% a+b.jpg"
+    assert parse_s3_record(record.raw_event).key == "img/my photo été 100% a+b.jpg"
+
+
 def test_text_file_named_jpg_is_a_recorded_permanent_failure(analyze_fn, env, lambda_context, capsys):
     data = b"this is not a JPEG, just text\n" * 20
     etag = upload(env, "img/notes.jpg", data)
