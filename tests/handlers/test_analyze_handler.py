@@ -229,6 +229,7 @@ def test_why_keys_are_decoded_here():
     """Powertools decodes only ``S3Event.object_key`` (the first record); a record's
     ``s3.get_object.key`` is the raw, URL-encoded key. ``parse_s3_record`` decodes every record."""
     from aws_lambda_powertools.utilities.data_classes import S3Event
+
     from smartthumb.ingest import parse_s3_record
 
     raw = json.loads((EVENTS / "s3_put_encoded_key.json").read_text())
