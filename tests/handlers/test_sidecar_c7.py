@@ -307,3 +307,44 @@ def test_c7_from_sidecar_loads_no_model_in_a_fresh_process(tmp_path):
 def test_md5_etag_assumption():
     """moto (like S3) gives single-part uploads their MD5 as ETag; the tests above rely on it."""
     assert hashlib.md5(b"x").hexdigest() == "9dd4e461268c8034f5c8564e155c67a6"
+
+
+class RacingStore(LocalSidecarStore):
+    """Another writer's sidecar lands between our read and our conditional write."""
+
+    def __init__(self, root, intruder: Sidecar) -> None:
+        super().__init__(root)
+        self.intruder = intruder
+
+    def write(self, source_key, sidecar, expect):
+        if self.intruder is not None:
+            intruder, self.intruder = self.intruder, None
+            super().write(source_key, intruder, None)
+        super().write(source_key, sidecar, expect)
+
+
+def test_concurrent_newer_event_wins_the_race(tmp_path):
+    from smartthumb.sidecars import write_guarded
+
+    store = RacingStore(tmp_path, intruder=sc(etag="e2", sequencer="11"))
+    result = write_guarded(store, sc(etag="e1", sequencer="10"), current=None, token=None)
+    assert result.decision is Decision.STALE and result.attempts == 2
+    assert store.read("img/a.jpg")[0].etag == "e2"
+
+
+def test_concurrent_older_event_is_overwritten_by_the_newer(tmp_path):
+    from smartthumb.sidecars import write_guarded
+
+    store = RacingStore(tmp_path, intruder=sc(etag="e1", sequencer="10"))
+    result = write_guarded(store, sc(etag="e2", sequencer="11"), current=None, token=None)
+    assert result.decision is Decision.WRITE and result.attempts == 2
+    assert store.read("img/a.jpg")[0].etag == "e2"
+
+
+def test_unsequenced_writer_yields_to_any_concurrent_write(tmp_path):
+    from smartthumb.sidecars import write_guarded
+
+    store = RacingStore(tmp_path, intruder=sc(etag="e9", sequencer="11"))
+    result = write_guarded(store, sc(etag="e1"), current=None, token=None, still_current=lambda: True)
+    assert result.decision is Decision.YIELD
+    assert store.read("img/a.jpg")[0].etag == "e9"
