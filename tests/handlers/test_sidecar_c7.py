@@ -348,3 +348,30 @@ def test_unsequenced_writer_yields_to_any_concurrent_write(tmp_path):
     result = write_guarded(store, sc(etag="e1"), current=None, token=None, still_current=lambda: True)
     assert result.decision is Decision.YIELD
     assert store.read("img/a.jpg")[0].etag == "e9"
+
+
+def test_provider_remembers_sidecars_per_version(tmp_path):
+    from smartthumb.config import Settings
+    from smartthumb.geometry import Size
+    from smartthumb.sidecars import SidecarRegionProvider
+    from smartthumb.sources import SourceObject
+
+    class CountingStore(LocalSidecarStore):
+        reads = 0
+
+        def read(self, source_key):
+            CountingStore.reads += 1
+            return super().read(source_key)
+
+    store = CountingStore(tmp_path)
+    store.write("block.png", stored_sidecar("v1"), None)
+    provider = SidecarRegionProvider(Settings(), store, analyze=FakeAnalyzer())
+    v1 = SourceObject(key="block.png", data=b"", etag="v1")
+    for _ in range(3):
+        assert provider.region_for(v1, Size(600, 200), 1000).origin == "sidecar"
+    assert CountingStore.reads == 1
+    # Another version of the object is a different entry: read (stale), then computed.
+    v2 = SourceObject(key="block.png", data=block_image(), etag="v2")
+    assert provider.region_for(v2, Size(600, 200), 5000).origin == "computed"
+    assert provider.region_for(v2, Size(600, 200), 5000).origin == "sidecar"
+    assert provider.analysis_calls == 1

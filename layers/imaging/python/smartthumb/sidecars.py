@@ -44,6 +44,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -62,6 +63,8 @@ log = logging.getLogger("smartthumb.sidecars")
 
 SCHEMA_VERSION = 1
 ANALYZER_VERSION = f"smartthumb {__version__}"
+#: Sidecars a warm ThumbnailFunction keeps in memory (a few KB each).
+MEMO_ENTRIES = 256
 #: S3's key limit in bytes; longer sidecar keys fall back to a hashed name.
 MAX_KEY_BYTES = 1024
 
@@ -677,6 +680,7 @@ class SidecarRegionProvider:
         self._inflight: dict[tuple[str, str], concurrent.futures.Future[Sidecar]] = {}
         self._lock = threading.Lock()
         self.analysis_calls = 0
+        self._memo: OrderedDict[tuple[str, str], Sidecar] = OrderedDict()
 
     def _metric(self, name: str) -> None:
         if self.on_metric is not None:
@@ -693,15 +697,32 @@ class SidecarRegionProvider:
         return head_matches(self._client, self.bucket, source.key, source.etag)
 
     def current(self, source: SourceObject) -> Sidecar | None:
-        """The stored sidecar for this version of ``source``, or ``None``."""
+        """The stored sidecar for this version of ``source``, or ``None``.
+
+        A warm container remembers recent sidecars per (key, ETag): a sidecar
+        describes one object version, so a remembered one stays right for it.
+        """
+        memo_key = (source.key, source.etag)
+        with self._lock:
+            hit = self._memo.get(memo_key)
+            if hit is not None:
+                self._memo.move_to_end(memo_key)
+                return hit
         try:
             sidecar, _ = self.store.read(source.key)
         except ThumbError as exc:
             log.warning("sidecar read failed (%s): computing instead", exc.code)
             return None
         if sidecar is not None and sidecar.etag == source.etag:
+            self._remember(sidecar)
             return sidecar
         return None
+
+    def _remember(self, sidecar: Sidecar) -> None:
+        with self._lock:
+            self._memo[(sidecar.key, sidecar.etag)] = sidecar
+            while len(self._memo) > MEMO_ENTRIES:
+                self._memo.popitem(last=False)
 
     def region_for(self, source: SourceObject, size: Size, budget_ms: int) -> RegionHint:
         sidecar = self.current(source)
@@ -766,6 +787,7 @@ class SidecarRegionProvider:
             automatic=False,
         )
         self.analysis_calls += 1
+        self._remember(sidecar)
         try:
             result = write_guarded(
                 self.store, sidecar, current=current, token=token, still_current=lambda: self.still_current(source)
