@@ -240,6 +240,26 @@ def test_why_keys_are_decoded_here():
     assert parse_s3_record(record.raw_event).key == "img/my photo été 100% a+b.jpg"
 
 
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("ObjectCreated:Put", "created"),
+        ("ObjectCreated:CompleteMultipartUpload", "created"),
+        ("ObjectCreated:Copy", "created"),
+        ("ObjectRemoved:Delete", "removed"),
+        ("ObjectRemoved:DeleteMarkerCreated", "removed"),
+        ("LifecycleExpiration:Delete", "removed"),
+        ("ObjectRestore:Completed", "other"),
+        ("ObjectTagging:Put", "other"),
+    ],
+)
+def test_event_kinds(name, kind):
+    from smartthumb.ingest import parse_s3_record
+
+    record = put_event("img/a.jpg", "abc", 3, "01", name=name)["Records"][0]
+    assert parse_s3_record(record).kind == kind
+
+
 def test_text_file_named_jpg_is_a_recorded_permanent_failure(analyze_fn, env, lambda_context, capsys):
     data = b"this is not a JPEG, just text\n" * 20
     etag = upload(env, "img/notes.jpg", data)

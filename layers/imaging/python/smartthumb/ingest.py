@@ -107,7 +107,7 @@ def parse_s3_record(record: Mapping[str, Any]) -> ObjectEvent:
         raise ValueError(f"not an S3 event record: {exc}") from exc
     if name.startswith("ObjectCreated:"):
         kind = "created"
-    elif name.startswith("ObjectRemoved:"):
+    elif name.startswith(("ObjectRemoved:", "LifecycleExpiration:")):
         kind = "removed"
     else:
         kind = "other"
