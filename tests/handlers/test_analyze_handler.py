@@ -346,8 +346,9 @@ def test_throttling_raises_for_lambda_to_retry(analyze_fn, env, lambda_context):
     data = image_bytes(Image.new("RGB", (120, 80), "teal"))
     etag = upload(env, "img/throttled.jpg", data)
     analyze_fn.ingestor.reader._client = ThrottlingClient(env)
-    with pytest.raises(SourceUnavailable):
+    with pytest.raises(SourceUnavailable) as raised:
         analyze_fn.handler(put_event("img/throttled.jpg", etag, len(data), "0062A1B2C3D4E5F601"), lambda_context)
+    assert "ObjectCreated:Put 'img/throttled.jpg'" in raised.value.message  # the reason the DLQ keeps
     assert sidecar(env, "img/throttled.jpg") is None
     # The retry, once S3 recovers, does the work.
     analyze_fn.ingestor.reader._client = env

@@ -259,6 +259,7 @@ class Ingestor:
         """Every record is tried; a transient failure is raised after the others ran
         (they are idempotent, so Lambda's retry of the whole event is safe)."""
         results: list[IngestResult] = []
+        failed: list[str] = []
         transient: SourceUnavailable | None = None
         for record in records:
             try:
@@ -274,8 +275,10 @@ class Ingestor:
                 log.warning("transient failure for %r: %s (will be retried)", event.key, exc.message)
                 self.metric("TransientFailure")
                 transient = transient or exc
+                failed.append(f"{event.event_name} {event.key!r}: {exc.message}")
         if transient is not None:
-            raise transient
+            # The message is what the dead-letter destination records: say what failed and why.
+            raise SourceUnavailable(f"{len(failed)} record(s) failed transiently: " + "; ".join(failed)) from transient
         return results
 
     def handle_event(self, event: ObjectEvent) -> IngestResult:
