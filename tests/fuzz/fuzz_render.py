@@ -10,7 +10,7 @@ Seeds are the generated hostile corpus (``tests/hardening/corpus.py``) plus
 the sample photos. Each iteration mutates one seed (bit flips, interesting
 bytes, header-number inflation, chunk duplication and deletion, truncation,
 splicing two seeds; PNG chunk CRCs are then usually repaired), picks a ``/th`` query, and runs the same steps as
-``ThumbnailService.thumbnail``: ``limits.check_jpeg_scans``, ``open_image``, ``plan_thumbnail``,
+``ThumbnailService.thumbnail``: ``open_image`` (which also counts JPEG scans), ``plan_thumbnail``,
 ``limits.check_plan``, ``execute``, ``encode``.
 
 Allowed outcomes: an image no larger than ``MAX_OUTPUT_BYTES`` that decodes,
@@ -141,7 +141,6 @@ def fix_png_crcs(data: bytes) -> bytes:
 def run_one(data: bytes, query: str, settings: Settings) -> str:
     """The service's steps on one input: the outcome as a short label."""
     request = parse_th(parse_query_string(query), settings, require_id=False)
-    limits.check_jpeg_scans(data)
     opened = render.open_image(data, settings)
     fmt = render.choose_format(opened, "image/webp" if len(data) % 3 == 0 else "*/*", settings, request.pad_color)
     plan = plan_thumbnail(opened.size, request.width, request.height, request.crop, request.pad, None)
