@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -135,6 +136,15 @@ def make_handler_class(invoke: Invoke) -> type[BaseHTTPRequestHandler]:
 
 
 def make_server(invoke: Invoke, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), make_handler_class(invoke))
+    # Connections are accepted in threads, but events are handled one at a time,
+    # as one Lambda container does: the Powertools resolver keeps the current
+    # event on itself, so two concurrent resolves would answer each other's requests.
+    lock = threading.Lock()
+
+    def one_at_a_time(event: dict[str, Any], context: LocalContext) -> dict[str, Any]:
+        with lock:
+            return invoke(event, context)
+
+    server = ThreadingHTTPServer((host, port), make_handler_class(one_at_a_time))
     server.daemon_threads = True
     return server
