@@ -84,8 +84,24 @@ def seeds() -> list[bytes]:
         buf = io.BytesIO()
         small.save(buf, "PNG")
         out.append(buf.getvalue())
+    # 8-bit PNGs big enough that a 64 px thumbnail takes the strip-reducing
+    # path of the libspng decoder (png_spng), in each colour type it handles.
+    noise = Image.merge("RGB", [Image.effect_noise((360, 240), 40)] * 3)
+    for mode in ("L", "LA", "RGB", "RGBA"):
+        buf = io.BytesIO()
+        noise.convert(mode).save(buf, "PNG", compress_level=1)
+        out.append(buf.getvalue())
     # Prefer small seeds: the large bombs are kept, they are just rarer.
     return sorted(out, key=len)
+
+
+MAGIC = {
+    "png": (b"\x89PNG",),
+    "jpeg": (b"\xff\xd8",),
+    "gif": (b"GIF8",),
+    "webp": (b"RIFF",),
+    "tiff": (b"II*\x00", b"MM\x00*"),
+}
 
 
 def mutate(data: bytes, pool: list[bytes], rng: random.Random) -> bytes:
@@ -164,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds one iteration may take")
     parser.add_argument("--memory-mb", type=int, default=2048, help="address-space limit of this process")
     parser.add_argument("--out", default="fuzz-findings", help="folder for findings (created on the first one)")
+    parser.add_argument("--only", choices=sorted(MAGIC), help="mutate only the seeds of this format")
     args = parser.parse_args(argv)
 
     # Pillow warns about corrupt EXIF and the like on every other input; the
@@ -177,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     rng = random.Random(args.seed)
     pool = seeds()
+    if args.only:
+        pool = [seed for seed in pool if seed.startswith(MAGIC[args.only])]
     out = Path(args.out)
     outcomes: Counter[str] = Counter()
     findings: dict[str, int] = {}
