@@ -27,7 +27,8 @@ from tests.hardening.corpus import MAX_SOURCE_PIXELS, bomb_names, case, png_raw
 #: The bound for a source that is decoded, per source pixel: two RGBA frames
 #: (the decoded source and the premultiplied copy Pillow's resize makes of an
 #: RGBA image), plus 32 MB for the resize and encode working set. Measured at
-#: 16 Mpx: RGBA PNG +123 MB, palette GIF +77 MB, 1-bit PNG +31 MB. At the
+#: 16 Mpx: 16-bit RGBA PNG +123 MB, palette GIF +77 MB, 1-bit PNG +31 MB, and
+#: 8-bit RGBA PNG +1 MB (libspng decodes it in strips). At the
 #: default MAX_SOURCE_PIXELS (100 Mpx) this is ~800 MB: size the Lambda's
 #: memory (or the limit) with it.
 BYTES_PER_PIXEL = 8
@@ -126,7 +127,8 @@ def _near_limit_sources() -> dict[str, bytes]:
     gif.save(buf, "GIF")
     return {
         "at-limit-bilevel.png": png_raw(side, side, 1, 0, (side + 7) // 8),
-        "at-limit-rgba.png": png_raw(side, side, 8, 6, side * 4),
+        "at-limit-rgba.png": png_raw(side, side, 8, 6, side * 4),  # 8-bit: libspng, in strips
+        "at-limit-rgba16.png": png_raw(side, side, 16, 6, side * 8),  # 16-bit: Pillow's decoder
         "at-limit.gif": buf.getvalue(),
     }
 
