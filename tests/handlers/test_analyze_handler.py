@@ -438,7 +438,23 @@ def test_batch_with_good_missing_and_broken_keys(analyze_fn, env, lambda_context
     calls = len(analyze_fn.fake.calls)
     again = analyze_fn.handler(event, lambda_context)
     assert again["results"][0] == {"taskId": "task-0", "resultCode": "Succeeded", "resultString": "up-to-date"}
+    assert again["results"][2]["resultCode"] == "PermanentFailure"  # still broken, from its record
     assert len(analyze_fn.fake.calls) == calls
+
+
+def test_batch_oversized_object_is_recorded_with_its_version(analyze_fn, env, lambda_context):
+    data = b"\xff\xd8" + b"\0" * 250_000
+    etag = upload(env, "img/big.jpg", data)
+    first = analyze_fn.handler(batch_event("2.0", ["img/big.jpg"]), lambda_context)
+    assert first["results"][0]["resultCode"] == "PermanentFailure"
+    assert first["results"][0]["resultString"].startswith("SourceTooLarge")
+    doc = sidecar(env, "img/big.jpg")
+    assert doc["error"]["code"] == "SourceTooLarge"
+    assert doc["source"]["etag"] == etag and doc["source"]["size"] == len(data)
+    # A rerun reports the same permanent failure (not "Succeeded") and leaves the record as is.
+    again = analyze_fn.handler(batch_event("2.0", ["img/big.jpg"]), lambda_context)
+    assert again["results"][0]["resultCode"] == "PermanentFailure"
+    assert sidecar(env, "img/big.jpg") == doc
 
 
 def test_batch_event_files(analyze_fn, env, lambda_context):

@@ -204,6 +204,11 @@ class S3ObjectReader:
                 data = read_bounded(body, self.max_bytes)
             except BotoCoreError as exc:
                 raise SourceUnavailable("reading the source object failed") from exc
+        except SourceTooLarge as exc:
+            # Which version was too large, for the error sidecar.
+            exc.etag = str(obj.get("ETag", "")).strip('"')  # type: ignore[attr-defined]
+            exc.size = obj.get("ContentLength")  # type: ignore[attr-defined]
+            raise
         finally:
             body.close()
         return SourceObject(
@@ -355,11 +360,17 @@ class Ingestor:
             self.metric("BackfillMissing")
             return IngestResult(Outcome.MISSING, key, f"no such object ({exc})")
         except SourceTooLarge as exc:
+            etag, size = getattr(exc, "etag", ""), getattr(exc, "size", None)
+            if current is not None and not current.ok and current.etag == etag:
+                return IngestResult(Outcome.FAILED, key, f"{exc.code}: {exc.message} (recorded)", current)
             sidecar = Sidecar.from_error(
-                bucket=bucket, key=key, etag="", size=None, error=exc, trigger="BatchOperations"
+                bucket=bucket, key=key, etag=etag, size=size, error=exc, trigger="BatchOperations"
             )
             return self._store(sidecar, current, token)
         decision = decide_write(current, obj.etag, None, ANALYZER_VERSION)
+        if decision is Decision.UP_TO_DATE and current is not None and not current.ok:
+            error = current.error or {}
+            return IngestResult(Outcome.FAILED, key, f"{error.get('code')}: {error.get('message')} (recorded)", current)
         if decision not in (Decision.WRITE, Decision.VERIFY):
             return self._skipped(key, decision)
         sidecar = self._analyse(obj, bucket, "BatchOperations", None, None)
