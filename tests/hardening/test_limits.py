@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import subprocess
 import sys
@@ -293,3 +294,30 @@ def test_scan_bomb_through_the_handler_is_refused_quickly(make_fn) -> None:
     result = fn.get("/th?id=scans.jpg&w=100")
     assert result["statusCode"] == 413 and error_of(result)["code"] == "SourceTooLarge"
     assert time.monotonic() - started < 2
+
+
+def test_output_cap_cannot_be_set_past_the_lambda_payload() -> None:
+    from smartthumb.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        Settings.from_env({"MAX_OUTPUT_BYTES": "4700000"})
+    assert Settings.from_env({"MAX_OUTPUT_BYTES": "4600000"}).max_output_bytes == 4_600_000
+
+
+@pytest.mark.slow
+def test_the_largest_answer_fits_the_lambda_response_payload(make_fn) -> None:
+    """A 10 MB noise JPEG asked for at full size and quality 100: the encoder
+    steps quality down until the body fits MAX_OUTPUT_BYTES (default), and the
+    whole response the function returns stays under Lambda's 6 MB."""
+    import json
+
+    noise = Image.merge("RGB", [Image.effect_noise((2400, 2000), 120) for _ in range(3)])
+    buf = io.BytesIO()
+    noise.save(buf, "JPEG", quality=100)
+    assert len(buf.getvalue()) > 6 * 2**20
+    fn = make_fn()
+    fn.put("noise.jpg", buf.getvalue())
+    result = fn.get("/th?id=noise.jpg&w=2400&p=0&qlt=100")
+    assert result["statusCode"] == 200, result["body"][:200]
+    assert len(base64.b64decode(result["body"])) <= Settings().max_output_bytes
+    assert len(json.dumps(result).encode()) < 6 * 2**20

@@ -154,6 +154,10 @@ class Settings:
                 raise ConfigError(f"{f.name} must be positive, got {value}")
         if not 1 <= self.default_quality <= 100:
             raise ConfigError("DEFAULT_QUALITY must be within 1..100")
+        if self.max_output_bytes > 4_600_000:
+            # Lambda's 6 MB (6 291 456 bytes) response counts the base64 body
+            # (4/3 of the image) and the JSON around it.
+            raise ConfigError("MAX_OUTPUT_BYTES must be at most 4600000 (base64 must fit Lambda's 6 MB response)")
         if self.max_dimension > 16383:
             # WebP cannot encode a side over 16383 px (JPEG: 65535): a larger
             # canvas would fail in the encoder instead of as a clean 413.
