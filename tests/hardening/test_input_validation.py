@@ -303,3 +303,43 @@ def test_settings_reject_nonsense_limits() -> None:
     ):
         with pytest.raises(ConfigError):
             Settings.from_env({name: value})
+
+
+# ------------------------------------------------------ hypothesis, Azure side
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_AZ_NAMES = st.sampled_from(["api-version", "features", "smartcrops-aspect-ratios", "Features", "model-version", "x"])
+_AZ_VALUES = st.one_of(
+    st.sampled_from(["2023-10-01", "smartCrops", "1.0", "0.75,1.8", "0.5", "2", "1e9", "-1", "nan", "", ",", "tags"]),
+    st.text(max_size=20),
+)
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+_BODIES = st.one_of(
+    st.binary(max_size=200),
+    _JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+    st.dictionaries(st.sampled_from(["url", "URL", "uri"]), _JSON_VALUES, max_size=2).map(
+        lambda v: json.dumps(v).encode()
+    ),
+)
+
+
+@given(
+    st.lists(st.tuples(_AZ_NAMES, _AZ_VALUES), max_size=5),
+    _BODIES,
+    st.sampled_from(["application/json", "application/octet-stream", "image/jpeg", "text/plain", ""]),
+)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_azure_endpoint_never_500(azure_fn, pairs, body: bytes, content_type: str) -> None:
+    from urllib.parse import urlencode
+
+    target = "/computervision/imageanalysis:analyze?" + urlencode(pairs)
+    result = azure_fn.call(http_api_event("POST", target, {"content-type": content_type}, body))
+    assert result["statusCode"] in (200, 400, 401, 404, 413, 415), result["body"][:300]
+    if result["statusCode"] != 200:
+        _azure_error(result)  # Azure's error shape, no internals
