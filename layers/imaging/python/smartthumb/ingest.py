@@ -170,9 +170,9 @@ class S3ObjectReader:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            from smartthumb.aws import s3_client
 
-            self._client = boto3.client("s3")
+            self._client = s3_client()
         return self._client
 
     def is_current(self, bucket: str, key: str, etag: str) -> bool:

@@ -374,9 +374,9 @@ class S3SidecarStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            from smartthumb.aws import s3_client
 
-            self._client = boto3.client("s3")
+            self._client = s3_client()
         return self._client
 
     def object_key(self, source_key: str) -> str:
@@ -691,9 +691,9 @@ class SidecarRegionProvider:
         if not self.bucket:
             return True
         if self._client is None:
-            import boto3
+            from smartthumb.aws import s3_client
 
-            self._client = boto3.client("s3")
+            self._client = s3_client()
         return head_matches(self._client, self.bucket, source.key, source.etag)
 
     def current(self, source: SourceObject) -> Sidecar | None:

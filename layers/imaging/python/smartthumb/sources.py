@@ -105,9 +105,9 @@ class S3Source:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3  # deferred: the local server never needs it
+            from smartthumb.aws import s3_client
 
-            self._client = boto3.client("s3")
+            self._client = s3_client()
         return self._client
 
     def get(self, image_id: str) -> SourceObject:
