@@ -134,18 +134,6 @@ class Decoded:
     size: Size  # full-resolution oriented source size
 
 
-#: EXIF orientation -> the transpose that turns stored pixels upright.
-_UPRIGHT = {
-    2: "FLIP_LEFT_RIGHT",
-    3: "ROTATE_180",
-    4: "FLIP_TOP_BOTTOM",
-    5: "TRANSPOSE",
-    6: "ROTATE_270",
-    7: "TRANSVERSE",
-    8: "ROTATE_90",
-}
-
-
 def decode_for_analysis(data: bytes, settings: Settings, long_side: int = ANALYSIS_LONG_SIDE) -> Decoded:
     """Decode ``data`` once, oriented and reduced; enforce the source limits.
 
@@ -155,37 +143,28 @@ def decode_for_analysis(data: bytes, settings: Settings, long_side: int = ANALYS
     """
     from PIL import Image
 
-    from smartthumb.render import open_image
+    from smartthumb.geometry import plan_thumbnail
+    from smartthumb.render import execute, open_image
 
     if len(data) > settings.max_source_bytes:
         raise SourceTooLarge(f"the source image is larger than {settings.max_source_bytes} bytes")
     opened = open_image(data, settings)
-    image = opened.image
+    # The thumbnail path does the reduction: JPEG draft, libspng strips for
+    # PNG, every mode, EXIF orientation, all before any full-size copy.
+    k = min(1.0, long_side / max(opened.size.width, opened.size.height))
+    target = (max(1, round(opened.size.width * k)), max(1, round(opened.size.height * k)))
+    plan = plan_thumbnail(opened.size, target[0], target[1], pad=False)
+    image = execute(opened, plan, (255, 255, 255, 255))
     try:
-        if opened.format == "JPEG":
-            k = long_side / max(image.size)
-            if k < 1:
-                image.draft("RGB", (math.ceil(image.width * k), math.ceil(image.height * k)))
-        if opened.has_alpha:
+        if image.mode in ("RGBA", "LA"):
             # Transparent areas read as white, as a viewer on a page shows them.
-            rgba = image.convert("RGBA")
-            flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            flat.alpha_composite(rgba)
-            image = flat.convert("RGB")
-        elif image.mode.startswith("I;16") or image.mode == "I":
-            image = image.point(lambda v: v / 257).convert("L").convert("RGB")
-        else:
-            image = image.convert("RGB")
-        if max(image.size) > long_side:
-            k = long_side / max(image.size)
-            target = (max(1, round(image.width * k)), max(1, round(image.height * k)))
-            image = image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
-        if opened.orientation in _UPRIGHT:
-            image = image.transpose(Image.Transpose[_UPRIGHT[opened.orientation]])
-        rgb = np.asarray(image)
+            flat = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            flat.alpha_composite(image.convert("RGBA"))
+            image = flat
+        rgb = np.asarray(image.convert("RGB"))
     except MemoryError:
         raise
-    except Exception as exc:  # a truncated or corrupt body fails only when decoded
+    except Exception as exc:  # defensive: execute already maps decoder failures to 415
         raise UnsupportedImage("the source is not an image this service can decode") from exc
     return Decoded(rgb=rgb, size=opened.size)
 
