@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -365,12 +364,9 @@ def test_official_sdk_gets_smart_crops(live_server):
     # A trailing '/' makes the SDK send '//computervision/...': tolerated.
     for endpoint in (base, base + "/"):
         client = ImageAnalysisClient(endpoint=endpoint, credential=AzureKeyCredential("local-test-key"))
-        started = time.perf_counter()
         result = client.analyze(
             image_data=data, visual_features=[VisualFeatures.SMART_CROPS], smart_crops_aspect_ratios=[0.9, 1.33]
         )
-        elapsed = time.perf_counter() - started
-        assert elapsed < 30
         assert result.metadata.width == 512 and result.metadata.height == 512
         assert result.model_version.startswith("smartthumb-")
         crops = result.smart_crops.list
