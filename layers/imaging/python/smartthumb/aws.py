@@ -27,3 +27,16 @@ def s3_client() -> Any:
         retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
     )
     return boto3.client("s3", config=config)
+
+
+class LazyS3Client:
+    """Mixin: ``self.client`` is the injected ``_client``, or a new
+    :func:`s3_client` built on first use (so importing costs no boto3)."""
+
+    _client: Any
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = s3_client()
+        return self._client

@@ -34,6 +34,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote_plus
 
+from smartthumb.aws import LazyS3Client
 from smartthumb.config import ConfigError, Settings
 from smartthumb.errors import SourceTooLarge, SourceUnavailable, ThumbError
 from smartthumb.sidecars import (
@@ -160,20 +161,12 @@ class ObjectGone(Exception):
     """The object (or the version the event named) is no longer there."""
 
 
-class S3ObjectReader:
+class S3ObjectReader(LazyS3Client):
     """Fetch source objects for analysis, bounded, optionally pinned to an ETag."""
 
     def __init__(self, max_bytes: int, client: Any | None = None) -> None:
         self.max_bytes = max_bytes
         self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from smartthumb.aws import s3_client
-
-            self._client = s3_client()
-        return self._client
 
     def is_current(self, bucket: str, key: str, etag: str) -> bool:
         return head_matches(self.client, bucket, key, etag)

@@ -53,9 +53,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from smartthumb import __version__
+from smartthumb.aws import LazyS3Client
 from smartthumb.config import Settings
 from smartthumb.errors import SourceUnavailable, ThumbError
-from smartthumb.geometry import Box, Size
+from smartthumb.geometry import Box, Size, scale_box
 from smartthumb.regions import RegionHint
 from smartthumb.sources import SourceObject
 
@@ -363,21 +364,13 @@ def _error_code(exc: Any) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
-class S3SidecarStore:
+class S3SidecarStore(LazyS3Client):
     """Sidecars under ``prefix`` in an S3 bucket; tokens are the sidecars' ETags."""
 
     def __init__(self, bucket: str, prefix: str, client: Any | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix
         self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from smartthumb.aws import s3_client
-
-            self._client = s3_client()
-        return self._client
 
     def object_key(self, source_key: str) -> str:
         return sidecar_key(self.prefix, source_key)
@@ -627,18 +620,6 @@ def head_matches(client: Any, bucket: str, key: str, etag: str) -> bool:
 
 
 # ------------------------------------------------------------- c=7 regions
-
-
-def scale_box(box: Box, frm: Size, to: Size) -> Box:
-    """``box`` measured on an image of size ``frm``, on one of size ``to`` (inside it)."""
-    if frm == to:
-        return box
-    sx, sy = to.width / frm.width, to.height / frm.height
-    x0 = min(max(int(box.x * sx), 0), to.width - 1)
-    y0 = min(max(int(box.y * sy), 0), to.height - 1)
-    x1 = max(min(round(box.right * sx), to.width), x0 + 1)
-    y1 = max(min(round(box.bottom * sy), to.height), y0 + 1)
-    return Box(x0, y0, x1 - x0, y1 - y0)
 
 
 def _default_analyze(data: bytes, ratios: Sequence[float] | None, settings: Settings) -> Any:

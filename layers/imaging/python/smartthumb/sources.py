@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from smartthumb.aws import LazyS3Client
 from smartthumb.errors import SourceNotFound, SourceTooLarge, SourceUnavailable
 
 #: File extensions listed as images (any file can still be requested by id).
@@ -93,7 +94,7 @@ class LocalFolderSource:
         )
 
 
-class S3Source:
+class S3Source(LazyS3Client):
     """Objects ``prefix + id`` in one bucket. boto3 honours ``AWS_ENDPOINT_URL_S3``."""
 
     def __init__(self, bucket: str, prefix: str, max_bytes: int, client: Any | None = None) -> None:
@@ -101,14 +102,6 @@ class S3Source:
         self.prefix = prefix
         self.max_bytes = max_bytes
         self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from smartthumb.aws import s3_client
-
-            self._client = s3_client()
-        return self._client
 
     def get(self, image_id: str) -> SourceObject:
         from botocore.exceptions import BotoCoreError, ClientError
