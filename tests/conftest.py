@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
+import re
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,6 +76,27 @@ def s3() -> Iterator[object]:
 
     with mock_aws():
         yield boto3.client("s3", region_name="us-east-1")
+
+
+@contextlib.contextmanager
+def serve_subprocess(store: Path, env: dict[str, str]) -> Iterator[str]:
+    """``smartthumb serve --port 0 --store STORE`` in a subprocess; yields its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smartthumb.cli", "serve", "--port", "0", "--store", str(store)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        match = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert match, f"server did not start: {line!r}"
+        yield match.group(0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def image_bytes(image: object, fmt: str = "JPEG", **params: object) -> bytes:

@@ -9,17 +9,15 @@ every image, then keeps a screenshot in ``tests/artifacts/``.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, SAMPLES
+from tests.conftest import REPO, SAMPLES, serve_subprocess
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 RATIOS = "0.75,1.0,1.5,1.78"
@@ -86,22 +84,8 @@ def server(store: Path, tmp_path: Path):
     env = dict(os.environ, LOCAL_ANALYSIS_STORE=str(tmp_path / "sidecars"), SMARTCROP_ASPECT_RATIOS=RATIOS)
     env.pop("SOURCE_BUCKET", None)
     env.pop("SIGNING_SECRET", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "smartthumb.cli", "serve", "--port", "0", "--store", str(store)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert match, f"server did not start: {line!r}"
-        yield match.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with serve_subprocess(store, env) as base:
+        yield base
 
 
 def run_chromium(tmp_path: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:

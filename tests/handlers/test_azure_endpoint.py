@@ -7,11 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from smartthumb import sidecars as sidecars_module
 from smartthumb.analysis import analyzer as analyzer_module
 from smartthumb.errors import SourceUnavailable
 from smartthumb.local_server import http_api_event
-from tests.conftest import REPO, SAMPLES, image_bytes
+from tests.conftest import SAMPLES, image_bytes, serve_subprocess
 from tests.handlers.smartcrop_fakes import FakeAnalyzer
 
 SOURCE = "smartthumb-source"
@@ -334,22 +331,8 @@ def live_server(tmp_path):
             "ANALYSIS_BUCKET": "",
         }
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "smartthumb.cli", "serve", "--port", "0", "--store", str(store)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert match, f"server did not start: {line!r}"
-        yield match.group(0), store
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with serve_subprocess(store, env) as base:
+        yield base, store
 
 
 @pytest.mark.model
