@@ -458,6 +458,27 @@ class LocalLambda:
             self._lay_out()
         return self.root
 
+    def imported_packages(self, timeout: float = 120) -> set[str]:
+        """Top-level packages ``import app`` loads in this function's Lambda layout
+        (``python -X importtime``): what its cold start pays for."""
+        root = self.prepare()
+        result = subprocess.run(
+            [self.python, "-X", "importtime", "-c", "import app"],
+            cwd=root / "var" / "task",
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"import app failed: {result.stderr[-3000:]}")
+        return {
+            line.rsplit("|", 1)[1].strip().split(".")[0]
+            for line in result.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line
+        }
+
     def start(self) -> LocalLambda:
         self.prepare()
         assert self.root is not None

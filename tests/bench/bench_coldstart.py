@@ -124,22 +124,9 @@ def handler_imports(layer_dir: Path | None) -> set[str]:
     """Top-level packages `import app` (ThumbnailFunction) loads, from `python -X importtime`."""
     fn = run.LocalLambda("ThumbnailFunction", layer_dir=layer_dir, s3_endpoint="http://127.0.0.1:9")
     try:
-        root = fn.prepare()
-        result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", "import app"],
-            cwd=root / "var" / "task",
-            env=fn.environment(),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        return fn.imported_packages()
     finally:
         fn.stop()
-    names = set()
-    for line in result.stderr.splitlines():
-        if line.startswith("import time:") and "|" in line:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
-    return names
 
 
 def median(rows: list[dict[str, float]], key: str) -> float:
