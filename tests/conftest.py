@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "infra" / "events"
@@ -97,6 +98,25 @@ def serve_subprocess(store: Path, env: dict[str, str]) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+#: EXIF orientation -> the transpose that makes the *stored* pixels from the upright ones.
+STORE_FOR_ORIENTATION: dict[int, Image.Transpose | None] = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+def as_stored(upright: Image.Image, orientation: int) -> Image.Image:
+    """The pixels a camera stores so that EXIF ``orientation`` shows ``upright``."""
+    transpose = STORE_FOR_ORIENTATION[orientation]
+    return upright if transpose is None else upright.transpose(transpose)
 
 
 def image_bytes(image: object, fmt: str = "JPEG", **params: object) -> bytes:

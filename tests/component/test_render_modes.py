@@ -16,6 +16,7 @@ from smartthumb.config import Settings
 from smartthumb.geometry import CropMode, plan_thumbnail
 from smartthumb.render import choose_format, encode, execute, open_image, render_bytes
 from smartthumb.request import parse_query_string, parse_th
+from tests.conftest import as_stored
 
 SETTINGS = Settings()
 GREY = (90, 120, 160)  # the "image" colour: far from white in every channel
@@ -25,18 +26,6 @@ BLUE = (20, 20, 220)
 YELLOW = (230, 220, 20)
 MAGENTA = (220, 20, 220)
 MID = (128, 128, 128)
-
-# Stored pixels = upright.transpose(_STORE[o]) shows upright after EXIF orientation o.
-_STORE = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
 
 
 def save(im: Image.Image, fmt: str, **params: object) -> bytes:
@@ -353,7 +342,7 @@ def oriented_source(orientation: int, fmt: str, size=(960, 640)) -> bytes:
     up.paste(GREEN, (c, 0, c + h // 4, h))
     up.paste(YELLOW, (w - c - h // 4, 0, w - c, h))
     up.paste(MAGENTA, (c + h // 4, 0, w - c - h // 4, h // 4))
-    stored = up.transpose(_STORE[orientation]) if _STORE[orientation] is not None else up
+    stored = as_stored(up, orientation)
     exif = with_exif_orientation(orientation)
     params: dict[str, object] = {"exif": exif.tobytes()}
     if fmt == "JPEG":
@@ -390,7 +379,7 @@ def test_orientation_and_crop_through_the_draft(orientation: int, fmt: str) -> N
 def test_orientation_without_crop(orientation: int) -> None:
     up = Image.new("RGB", (120, 80), MID)
     up.paste(RED, (0, 0, 60, 40))  # top-left quadrant
-    stored = up.transpose(_STORE[orientation]) if _STORE[orientation] is not None else up
+    stored = as_stored(up, orientation)
     data = save(stored, "JPEG", quality=95, exif=with_exif_orientation(orientation).tobytes())
     out, _ = render(data, "w=60")
     assert out.size == (60, 40)

@@ -18,6 +18,8 @@ from functools import cache
 
 from PIL import Image
 
+from tests.conftest import as_stored
+
 #: Limits the hardening tests run with (small, so the bombs are cheap to build).
 MAX_SOURCE_PIXELS = 16_000_000
 MAX_ANIMATION_FRAMES = 100
@@ -25,18 +27,6 @@ HARDENING_ENV = {
     "MAX_SOURCE_PIXELS": str(MAX_SOURCE_PIXELS),
     "MAX_ANIMATION_FRAMES": str(MAX_ANIMATION_FRAMES),
     "MAX_SOURCE_BYTES": str(8 * 1024 * 1024),
-}
-
-#: EXIF orientation -> the transpose that makes the *stored* pixels from the upright ones.
-_STORE_FOR_ORIENTATION: dict[int, Image.Transpose | None] = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
 }
 
 
@@ -158,8 +148,7 @@ def quadrant_image(size: tuple[int, int] = (80, 60)) -> Image.Image:
 def oriented_jpeg(orientation: int) -> bytes:
     """A JPEG whose stored pixels need EXIF ``orientation`` to look like :func:`quadrant_image`."""
     upright = quadrant_image()
-    transpose = _STORE_FOR_ORIENTATION[orientation]
-    stored = upright if transpose is None else upright.transpose(transpose)
+    stored = as_stored(upright, orientation)
     exif = Image.Exif()
     exif[0x0112] = orientation
     return _save(stored, "JPEG", quality=95, exif=exif.tobytes())
