@@ -22,6 +22,19 @@ EVENTS = REPO / "infra" / "events"
 SAMPLES = REPO / "layers" / "imaging" / "python" / "smartthumb" / "samples"
 
 
+#: Azure's exact answer to an out-of-range smart-crop ratio (DESIGN.md): a test vector, kept literal.
+AZURE_RANGE_ERROR = {
+    "error": {
+        "code": "InvalidRequest",
+        "message": "Analyze query is invalid.",
+        "innererror": {
+            "code": "BadArgument",
+            "message": "'smartcrops-aspect-ratios' aspect ratio is not in allowed range [0.75 to 1.8]",
+        },
+    }
+}
+
+
 @dataclass
 class FakeLambdaContext:
     function_name: str = "test-function"

@@ -13,17 +13,7 @@ from hypothesis import strategies as st
 from smartthumb.analysis.analyzer import Analysis, Face
 from smartthumb.analysis.azure import AzureError, parse_aspect_ratios
 from smartthumb.geometry import Box
-
-RANGE_BODY = {
-    "error": {
-        "code": "InvalidRequest",
-        "message": "Analyze query is invalid.",
-        "innererror": {
-            "code": "BadArgument",
-            "message": "'smartcrops-aspect-ratios' aspect ratio is not in allowed range [0.75 to 1.8]",
-        },
-    }
-}
+from tests.conftest import AZURE_RANGE_ERROR
 
 
 @pytest.mark.parametrize(
@@ -53,7 +43,7 @@ def test_out_of_range_gives_azures_exact_body(raw: str) -> None:
     assert err.status == 400
     assert err.code == "InvalidRequest"
     assert err.inner_code == "BadArgument"
-    assert err.to_body() == RANGE_BODY
+    assert err.to_body() == AZURE_RANGE_ERROR
 
 
 @pytest.mark.parametrize("raw", ["abc", "1,,1.5", "1.5,", "nan", "inf", "1e0", "1.5x", "1 .5", "0x1"])
@@ -68,7 +58,7 @@ def test_malformed_gives_a_bad_argument(raw: str) -> None:
 
 
 def test_error_body_is_json_serialisable() -> None:
-    assert json.loads(json.dumps(AzureError().to_body())) == RANGE_BODY
+    assert json.loads(json.dumps(AzureError().to_body())) == AZURE_RANGE_ERROR
 
 
 LANDMARKS = ((1300.5, 640.0), (1400.0, 640.0), (1350.0, 700.0), (1310.0, 760.0), (1390.0, 760.0))

@@ -19,7 +19,7 @@ from smartthumb import sidecars as sidecars_module
 from smartthumb.analysis import analyzer as analyzer_module
 from smartthumb.errors import SourceUnavailable
 from smartthumb.local_server import http_api_event
-from tests.conftest import SAMPLES, image_bytes, serve_subprocess
+from tests.conftest import AZURE_RANGE_ERROR, SAMPLES, image_bytes, serve_subprocess
 from tests.handlers.smartcrop_fakes import FakeAnalyzer
 
 SOURCE = "smartthumb-source"
@@ -27,16 +27,6 @@ ANALYSIS = "smartthumb-analysis"
 PREFIX = "img/"
 ANALYZE = "/computervision/imageanalysis:analyze"
 QUERY = "api-version=2023-10-01&features=smartCrops"
-RANGE_ERROR = {
-    "error": {
-        "code": "InvalidRequest",
-        "message": "Analyze query is invalid.",
-        "innererror": {
-            "code": "BadArgument",
-            "message": "'smartcrops-aspect-ratios' aspect ratio is not in allowed range [0.75 to 1.8]",
-        },
-    }
-}
 
 
 @pytest.fixture
@@ -104,7 +94,7 @@ def test_no_ratio_gives_one_automatic_crop(thumbnail_fn, lambda_context, fake):
 def test_out_of_range_ratio_is_azures_exact_error(thumbnail_fn, lambda_context, fake, ratios):
     result = post(thumbnail_fn, lambda_context, f"{ANALYZE}?{QUERY}&smartcrops-aspect-ratios={ratios}", photo())
     assert result["statusCode"] == 400
-    assert body_of(result) == RANGE_ERROR
+    assert body_of(result) == AZURE_RANGE_ERROR
     assert result["headers"]["x-ms-error-code"] == "InvalidRequest"
     assert fake.calls == []
 
