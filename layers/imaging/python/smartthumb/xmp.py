@@ -52,6 +52,8 @@ JPEG_XMP = b"http://ns.adobe.com/xap/1.0/\x00"
 JPEG_EXTENDED_XMP = b"http://ns.adobe.com/xmp/extension/\x00"
 PNG_XMP_KEYWORD = b"XML:com.adobe.xmp"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: iTXt bytes besides the text: flags, language tag and translated keyword.
+_ITXT_HEADER = 1024
 
 _GUID = re.compile(rb"HasExtendedXMP\s*=\s*[\"']([0-9A-Fa-f]{32})[\"']|HasExtendedXMP>\s*([0-9A-Fa-f]{32})\s*<")
 
@@ -155,6 +157,12 @@ def _png_packet(data: bytes) -> bytes | None:
         if kind == b"IEND" or end > n:
             return None
         if kind == b"iTXt" and data[start : start + len(PNG_XMP_KEYWORD) + 1] == PNG_XMP_KEYWORD + b"\x00":
+            if length > MAX_PACKET_BYTES + _ITXT_HEADER:
+                # Checked before any copy. Deflate adds only a few bytes per
+                # 64 KB to data it cannot shrink, so a compressed chunk this
+                # long would inflate past the limit too.
+                log.info("XMP chunk of %d bytes skipped (limit %d)", length, MAX_PACKET_BYTES)
+                return None
             return _itxt_text(data[start + len(PNG_XMP_KEYWORD) + 1 : end])
         pos = end + 4  # skip the CRC
     return None
