@@ -12,6 +12,10 @@ Modules, in the order a request uses them (each imports only those before it):
 * :mod:`~smartthumb.render.execute` -- the pipeline of small steps (:func:`execute`).
 * :mod:`~smartthumb.render.encode` -- format choice and encoders (:func:`encode`).
 * :mod:`~smartthumb.render.pipeline` -- all of it in one call (:func:`render_bytes`).
+
+The package's ``execute`` and ``encode`` attributes are the functions, which
+shadow the submodules of the same name: to reach a module's other names,
+import from it (``from smartthumb.render.execute import STEPS``).
 """
 
 from smartthumb.render.encode import CONTENT_TYPES, choose_format, encode
