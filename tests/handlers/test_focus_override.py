@@ -244,3 +244,23 @@ def test_with_signing_on_the_put_must_be_signed_for_its_route_and_body(signed_ap
     answer = api.put("blocks.png", GREEN, query=good)
     assert answer["statusCode"] == 200, answer["body"]
     assert json.loads(answer["body"])["regionOrigin"] == "manual"
+
+
+def test_another_containers_memory_sees_the_region_after_its_ttl(api):
+    """This container remembers the sidecar; another one stores a region;
+    this one's ``c=7`` follows within ``MEMO_TTL_S``, without being told."""
+    from smartthumb.app_factory import build_analysis_cache
+    from smartthumb.focus_routes import set_region
+    from smartthumb.sidecars.cache import MEMO_TTL_S
+    from smartthumb.sources import source_from_settings
+
+    clock = [1000.0]
+    api.fn.cache.clock = lambda: clock[0]
+    api.th("w=100&h=200")  # analysed, written back and remembered
+    assert api.th("w=100&h=200")["headers"]["X-Smartthumb-Region"] == "sidecar"
+    other = build_analysis_cache(api.fn.settings, analyze=api.fake)  # another container
+    set_region(other, source_from_settings(api.fn.settings).get("blocks.png"), GREEN)
+    assert api.th("w=100&h=200")["headers"]["X-Smartthumb-Region"] == "sidecar"  # still the remembered one
+    clock[0] += MEMO_TTL_S + 1
+    smart = api.th("w=100&h=200")
+    assert smart["headers"]["X-Smartthumb-Region"] == "manual" and wholly_inside(smart, "green")

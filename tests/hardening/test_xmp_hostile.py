@@ -186,3 +186,17 @@ def test_xmp_bombs_stay_within_a_real_memory_limit(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout) == dict.fromkeys(sorted(bombs()), 0)
+
+
+@pytest.mark.model
+def test_an_upload_with_an_xmp_bomb_is_analysed_without_its_metadata() -> None:
+    """The image itself is fine: the analysis runs, and the bomb's region is not used."""
+    from smartthumb.analysis.analyzer import analyze_image
+    from smartthumb.config import Settings
+
+    settings = Settings()
+    good = analyze_image(jpeg_with_xmp(IMAGE, mwg_xmp([FACE])), [1.0], settings)
+    assert good.region_origin == "embedded" and len(good.embedded) == 1
+    for name in ("billion-laughs.jpg", "entity-in-coordinate.jpg", "deep-nesting.png", "huge-packet.png"):
+        analysis = analyze_image(bombs()[name], [1.0], settings)
+        assert analysis.embedded == () and analysis.region_origin != "embedded", name
