@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smartthumb.analysis.analyzer import Analysis, Face
-from smartthumb.analysis.azure import AzureError, parse_aspect_ratios
+from smartthumb.azure.contract import AzureError, smart_crops_answer
+from smartthumb.azure.request import parse_aspect_ratios
 from smartthumb.geometry import Box
 from tests.conftest import AZURE_RANGE_ERROR
 
@@ -76,7 +77,7 @@ def _analysis() -> Analysis:
 
 
 def test_to_azure_exact_shape() -> None:
-    assert _analysis().to_azure() == {
+    assert smart_crops_answer(_analysis()) == {
         "modelVersion": "test-1",
         "metadata": {"width": 4000, "height": 3000},
         "smartCropsResult": {
@@ -122,21 +123,21 @@ def test_round_trip_property(width: int, height: int, faces: list, roi: Box | No
 def test_pure_modules_do_not_import_onnxruntime() -> None:
     code = (
         "import sys\n"
-        "import smartthumb.analysis.boxes, smartthumb.analysis.azure, smartthumb.analysis.analyzer\n"
-        "import smartthumb.analysis.provider, smartthumb.analysis.cli, smartthumb.analysis.models\n"
+        "import smartthumb.analysis.boxes, smartthumb.azure.contract, smartthumb.analysis.analyzer\n"
+        "import smartthumb.sidecars, smartthumb.analysis.cli, smartthumb.analysis.models\n"
         "print('onnxruntime' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
-def test_provider_import_is_light() -> None:
-    """The /th handler constructs the provider at start; numpy and onnxruntime wait for c=7."""
+def test_analysis_cache_import_is_light() -> None:
+    """The /th handler constructs the cache at start; numpy and onnxruntime wait for c=7."""
     code = (
         "import sys\n"
-        "from smartthumb.analysis.provider import OnnxRegionProvider\n"
+        "from smartthumb.sidecars import AnalysisCache, NullSidecarStore\n"
         "from smartthumb.config import Settings\n"
-        "OnnxRegionProvider(Settings())\n"
+        "AnalysisCache(Settings(), NullSidecarStore())\n"
         "print(sorted(m for m in ('numpy', 'onnxruntime') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

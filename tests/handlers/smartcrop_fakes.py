@@ -32,3 +32,18 @@ class FakeAnalyzer:
         wanted = list(ratios) if ratios else [round(roi.w / roi.h, 2)]
         crops = tuple((r, smart_crop(size, r, roi)) for r in wanted)
         return Analysis(width=size.width, height=size.height, faces=(), roi=roi, crops=crops, model_version="fake-1")
+
+
+def with_analyzer(fn, analyze):
+    """The loaded ThumbnailFunction module ``fn``, its app rebuilt the way the module
+    builds it but with ``analyze`` injected into the one ``AnalysisCache``."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from smartthumb.app_factory import build_analysis_cache, build_thumbnail_app
+
+    def on_metric(name: str, value: float) -> None:
+        fn.metrics.add_metric(name, MetricUnit.Count, value)
+
+    fn.cache = build_analysis_cache(fn.settings, analyze=analyze, on_metric=on_metric)
+    fn.app = build_thumbnail_app(fn.settings, cache=fn.cache, on_metric=on_metric)
+    return fn

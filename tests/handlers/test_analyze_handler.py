@@ -119,7 +119,7 @@ def test_put_event_file_writes_the_sidecar(analyze_fn, env, lambda_context):
     assert len(doc["azureAutomatic"]["smartCropsResult"]["values"]) == 1
     assert doc["roi"] == {"x": 128, "y": 128, "w": 256, "h": 256}
     assert doc["faces"] == []
-    assert analyze_fn.fake.calls == [[0.75, 1.0, 1.5], None]
+    assert analyze_fn.fake.calls == [[0.75, 1.0, 1.5]]  # one pass: the automatic crop is derived
 
 
 def test_duplicate_event_gives_the_same_sidecar(analyze_fn, env, lambda_context):
