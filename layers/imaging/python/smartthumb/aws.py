@@ -147,7 +147,8 @@ def s3_errors() -> Iterator[None]:
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
-        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")) or type(exc).__name__
+        response = getattr(exc, "response", None) or {}  # ReadTimeoutError has response=None
+        code = str(response.get("Error", {}).get("Code", "")) or type(exc).__name__
         raise S3Failure(classify(exc), code) from exc
 
 
