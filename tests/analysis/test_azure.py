@@ -124,7 +124,7 @@ def test_pure_modules_do_not_import_onnxruntime() -> None:
     code = (
         "import sys\n"
         "import smartthumb.analysis.boxes, smartthumb.azure.contract, smartthumb.analysis.analyzer\n"
-        "import smartthumb.sidecars, smartthumb.analysis.cli, smartthumb.analysis.models\n"
+        "import smartthumb.sidecars, smartthumb.azure.cli, smartthumb.analysis.models\n"
         "print('onnxruntime' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smartthumb.analysis import cli
 from smartthumb.analysis.analyzer import analyze_image
 from smartthumb.analysis.models import ModelUnavailable
+from smartthumb.azure import cli
 from smartthumb.azure.contract import smart_crops_answer
 from smartthumb.config import Settings
 from smartthumb.geometry import Box, Size, scale_box

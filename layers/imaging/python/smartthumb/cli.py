@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     rend.set_defaults(func=cmd_render)
     signing_cli.register(sub)  # smartthumb sign
 
-    from smartthumb.analysis.cli import register  # imports no numpy/onnxruntime until it runs
+    from smartthumb.azure.cli import register  # imports no numpy/onnxruntime until it runs
 
     register(sub)
     return parser

@@ -5,7 +5,7 @@ the JSON error body the API would answer on stderr and exits 2 (bad ratios:
 Azure's 400 body; an undecodable or oversized image: the service's 415/413
 body); a missing file or unavailable model exits 1.
 
-Also runnable alone: ``python -m smartthumb.analysis.cli analyze IMAGE ...``.
+Also runnable alone: ``python -m smartthumb.azure.cli analyze IMAGE ...``.
 """
 
 from __future__ import annotations
