@@ -17,7 +17,7 @@ from smartthumb.config import ConfigError
 from smartthumb.errors import SourceUnavailable
 from smartthumb.geometry import Box, Size
 from tests.conftest import EVENTS, SAMPLES, image_bytes
-from tests.handlers.smartcrop_fakes import FakeAnalyzer
+from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_ingest_analyzer
 
 SOURCE = "smartthumb-source"
 ANALYSIS = "smartthumb-analysis"
@@ -63,7 +63,7 @@ def env(s3, monkeypatch):
 def analyze_fn(env, function_loader):
     fn = function_loader("analyze")
     fn.fake = FakeAnalyzer()
-    fn.ingestor.analyze = fn.fake
+    with_ingest_analyzer(fn, fn.fake)
     return fn
 
 
@@ -383,7 +383,7 @@ def test_same_bucket_with_disjoint_prefixes_is_allowed_and_skips_its_output(
     monkeypatch.setenv("ANALYSIS_BUCKET", SOURCE)
     monkeypatch.setenv("ANALYSIS_PREFIX", "analysis/")
     fn = function_loader("analyze")
-    fn.ingestor.analyze = FakeAnalyzer()
+    with_ingest_analyzer(fn, FakeAnalyzer())
     data = image_bytes(Image.new("RGB", (120, 80), "teal"))
     etag = upload(env, "img/same.jpg", data)
     assert fn.handler(put_event("img/same.jpg", etag, len(data), "01"), lambda_context)["outcomes"] == ["analysed"]
