@@ -114,15 +114,13 @@ def pinned_crops(size: Size, ratios: Sequence[float], region: Box) -> tuple[tupl
 
 def azure_answer(model_version: str | None, size: Size, crops: Sequence[tuple[float, Box]]) -> dict[str, Any]:
     """Azure AI Vision 4.0's smart-crops answer for ``crops``."""
-    return {
-        "modelVersion": model_version or "",
-        "metadata": {"width": size.width, "height": size.height},
-        "smartCropsResult": {
-            "values": [
-                {"aspectRatio": ratio, "boundingBox": {"x": b.x, "y": b.y, "w": b.w, "h": b.h}} for ratio, b in crops
-            ]
-        },
-    }
+    from types import SimpleNamespace
+
+    from smartthumb.azure.contract import smart_crops_answer
+
+    return smart_crops_answer(
+        SimpleNamespace(model_version=model_version or "", width=size.width, height=size.height, crops=crops)
+    )
 
 
 # ------------------------------------------------------------- the sidecar
