@@ -80,3 +80,29 @@ def test_c7_says_embedded_and_keeps_the_spot(s3, monkeypatch, function_loader, l
     thumb = Image.open(io.BytesIO(base64.b64decode(result["body"]))).convert("RGB")
     reds = sum(1 for r, g, b in thumb.get_flattened_data() if r > 150 and g < 80 and b < 80)
     assert reds == 0  # the salient block is cut: the embedded spot decided
+
+
+@pytest.mark.model
+def test_the_upload_analysis_stores_the_embedded_regions(s3, monkeypatch) -> None:
+    """AnalyzeFunction's path (ingest): the sidecar records the regions and that they decided."""
+    from smartthumb.config import Settings
+    from smartthumb.ingest import build_ingestor
+
+    s3.create_bucket(Bucket="src")
+    s3.create_bucket(Bucket="ana")
+    etag = s3.put_object(Bucket="src", Key="marked.jpg", Body=with_iptc())["ETag"].strip('"')
+    monkeypatch.setenv("SOURCE_BUCKET", "src")
+    monkeypatch.setenv("ANALYSIS_BUCKET", "ana")
+    ingestor = build_ingestor(Settings.from_env(), analyze=analyze_image)
+    record = {
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "src"}, "object": {"key": "marked.jpg", "eTag": etag, "sequencer": "0A"}},
+    }
+    assert [r.outcome.value for r in ingestor.handle_records([record])] == ["analysed"]
+    doc = json.loads(s3.get_object(Bucket="ana", Key="analysis/marked.jpg.json")["Body"].read())
+    assert doc["analysis"]["regionOrigin"] == "embedded"
+    assert doc["analysis"]["embeddedRegions"] == [
+        {"box": [SPOT.x, SPOT.y, SPOT.w, SPOT.h], "kind": "subject", "scheme": "iptc", "name": "Subject"}
+    ]
+    assert doc["roi"] == {"x": SPOT.x, "y": SPOT.y, "w": SPOT.w, "h": SPOT.h}
+    assert all(Box(**v["boundingBox"]).contains(SPOT) for v in doc["azure"]["smartCropsResult"]["values"])
