@@ -160,16 +160,18 @@ def test_re_analysis_of_the_same_image_keeps_the_manual_region(api):
     assert after["analyzerVersion"] != "smartthumb 0.0.1"
     assert {k: after["manualRegion"][k] for k in "xywh"} == {"x": 40, "y": 60, "w": 80, "h": 80}
 
-    # A later event for the same version (a copy in place: same ETag, newer sequencer) re-analyses too.
-    record = {
-        "eventName": "ObjectCreated:Copy",
-        "s3": {
-            "bucket": {"name": SOURCE},
-            "object": {"key": "blocks.png", "eTag": api.etag, "size": 1, "sequencer": "0FFFFFFFFFFFFFFFFF"},
-        },
-    }
-    ingestor.handle_records([record, record])  # and its duplicate delivery
-    assert api.sidecar()["manualRegion"]["x"] == 40
+    # Events for the same version (the same bytes put again): the first only records its order,
+    # a later one analyses again, and a duplicate delivery changes nothing. The region stays.
+    def put_event(sequencer: str) -> dict:
+        obj = {"key": "blocks.png", "eTag": api.etag, "size": 1, "sequencer": sequencer}
+        return {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": SOURCE}, "object": obj}}
+
+    outcomes = [r.outcome.value for r in ingestor.handle_records([put_event("0A")])]
+    assert outcomes == ["up-to-date"] and api.sidecar()["sequencer"] == "0A"
+    calls = len(api.fake.calls)
+    outcomes = [r.outcome.value for r in ingestor.handle_records([put_event("0B"), put_event("0B")])]
+    assert outcomes == ["analysed", "duplicate"] and len(api.fake.calls) == calls + 1
+    assert api.sidecar()["sequencer"] == "0B" and api.sidecar()["manualRegion"]["x"] == 40
     fresh = with_analyzer(api.fn, api.fake)  # a new container: nothing remembered
     smart = Api(fresh, api.ctx, api.s3, api.fake, api.etag).th("w=100&h=200")
     assert smart["headers"]["X-Smartthumb-Region"] == "manual" and wholly_inside(smart, "green")
