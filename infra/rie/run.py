@@ -28,13 +28,28 @@ The layer, two ways:
   built for this machine's Python by ``make -C layers/imaging build-ImagingLayer
   LAYER_PYTHON=3.11 ARTIFACTS_DIR=...`` (``DIR`` is then ``ARTIFACTS_DIR/python``).
 
+What deploys (``--built [DIR]``, default ``.aws-sam/build``): the output of
+``sam build`` run as Lambda's python3.12 runtime runs it. The handler, the
+environment and the layer come from the *built* template (``DIR/template.yaml``,
+with ``--param Architecture=...`` choosing the layer as CloudFormation would);
+``var/task`` is ``DIR/<function>``, ``opt/python`` the built layer, and the
+interpreter a Python 3.12 (``--python``; found on ``PATH`` or in pyenv's
+versions folder when not given). It starts isolated (``python -I -S``, see
+``infra/rie/bootstrap.py``): ``sys.path`` is the function code, the layer, the
+runtime's own packages (``awslambdaric`` and an SDK as old as the runtime may
+ship, installed in ``.venv-tools/lambda-runtime/`` by ``infra/setup-tools.sh``)
+and the standard library; nothing of this repository or its venvs.
+
 Examples::
 
     .venv/bin/python infra/rie/run.py ThumbnailFunction --seed-samples -e infra/events/th_fit.json --out /tmp/th.jpg
     .venv/bin/python infra/rie/run.py AnalyzeFunction --seed-samples -e infra/events/analyze_s3_put.json
     .venv/bin/python infra/rie/run.py ThumbnailFunction --seed-samples --keep-running   # then POST events yourself
+    .venv-tools/bin/sam build
+    .venv/bin/python -m infra.rie.run ThumbnailFunction --built --seed-samples -e infra/events/th_fit.json
 
-Tests and ``tests/bench/bench_coldstart.py`` use :class:`LocalLambda` directly.
+Importable as ``infra.rie.run`` from the repository root (tests do); also a
+script. Tests and ``tests/bench/bench_coldstart.py`` use :class:`LocalLambda` directly.
 """
 
 from __future__ import annotations
@@ -69,6 +84,11 @@ ENV_JSON = REPO / "infra" / "env.json"
 LAYER_SOURCE = REPO / "layers" / "imaging" / "python"
 MODELS_SOURCE = REPO / "layers" / "imaging" / "models"
 SAMPLES = LAYER_SOURCE / "smartthumb" / "samples"
+BUILT = REPO / ".aws-sam" / "build"
+BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
+#: Lambda's runtime for template.yaml's functions, and what stands in for its /var/runtime.
+LAMBDA_PYTHON = "3.12"
+RUNTIME_PACKAGES = REPO / ".venv-tools" / "lambda-runtime" / f"python{LAMBDA_PYTHON}"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -142,6 +162,8 @@ class _Resolver:
         if key == "Ref":
             if arg in self.parameters:
                 return self.parameters[arg]
+            if self.template.get("Resources", {}).get(arg, {}).get("Type") == "AWS::Serverless::LayerVersion":
+                return {"Ref": arg}  # a layer is a directory here, see function_spec
             raise _Unresolvable(arg)
         if key == "Condition":
             return self.condition(arg)
@@ -194,6 +216,9 @@ class FunctionSpec:
     memory_mb: int
     timeout_s: int
     environment: dict[str, str]
+    #: The function's layers as directories (a layer's ContentUri, resolved as
+    #: CloudFormation would choose them for the given parameters).
+    layer_dirs: tuple[Path, ...] = ()
 
 
 def _stringify(value: Any) -> str:
@@ -252,6 +277,13 @@ def function_spec(
             for name, value in overrides.get(section, {}).items():
                 if name in environment:
                     environment[name] = _stringify(value)
+    layer_dirs = []
+    for layer in resolver.resolve(props.get("Layers", [])):
+        layer_id = layer.get("Ref") if isinstance(layer, dict) else None
+        content = template["Resources"].get(layer_id or "", {}).get("Properties", {}).get("ContentUri")
+        if not isinstance(content, str):
+            raise RunnerError(f"{logical_id}: layer {layer!r} is not a layer of {template_path}")
+        layer_dirs.append((template_path.parent / content).resolve())
     return FunctionSpec(
         logical_id=logical_id,
         code_dir=(template_path.parent / str(resolver.resolve(props["CodeUri"]))).resolve(),
@@ -259,6 +291,7 @@ def function_spec(
         memory_mb=int(resolver.resolve(props.get("MemorySize", 128))),
         timeout_s=int(resolver.resolve(props.get("Timeout", 3))),
         environment=environment,
+        layer_dirs=tuple(layer_dirs),
     )
 
 
@@ -275,6 +308,38 @@ def find_rie() -> Path:
     if not hits:
         raise RunnerError("aws-lambda-rie not found: run `bash infra/setup-tools.sh` (installs aws-sam-cli)")
     return hits[-1]
+
+
+def find_python(version: str = LAMBDA_PYTHON) -> str:
+    """An interpreter of exactly ``version``: $SMARTTHUMB_LAMBDA_PYTHON, ``pythonX.Y`` on PATH,
+    else the newest ``X.Y.*`` in pyenv's versions folder (``pyenv root``, $PYENV_ROOT or ~/.pyenv)."""
+    candidates = [os.environ.get("SMARTTHUMB_LAMBDA_PYTHON", ""), shutil.which(f"python{version}") or ""]
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        roots.insert(0, subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True).stdout.strip())
+    for root in filter(None, roots):
+        found = sorted(
+            Path(root).glob(f"versions/{version}.*/bin/python{version}"),
+            key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parents[1].name.split(".")],
+        )
+        candidates += [str(p) for p in reversed(found)]
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(
+            [candidate, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return candidate
+    raise RunnerError(f"no Python {version} found (PATH, pyenv's versions folder): set SMARTTHUMB_LAMBDA_PYTHON")
+
+
+def runtime_packages() -> Path:
+    """What Lambda's python3.12 runtime puts on ``sys.path`` after the layer (its /var/runtime)."""
+    if not (RUNTIME_PACKAGES / "awslambdaric").is_dir():
+        raise RunnerError(f"{RUNTIME_PACKAGES} is missing: run `bash infra/setup-tools.sh`")
+    return RUNTIME_PACKAGES
 
 
 def free_port() -> int:
@@ -379,12 +444,28 @@ class LocalLambda:
         parameter_overrides: Mapping[str, str] | None = None,
         env_json: Path | None = ENV_JSON,
         python: str | None = None,
+        built: Path | None = None,
     ) -> None:
-        self.spec = function_spec(logical_id, parameter_overrides=parameter_overrides, env_json=env_json)
+        """``built``: a ``sam build`` output directory to run as deployed (see the module docstring);
+        ``python``: the interpreter (``built`` defaults it to a Python 3.12, and runs it isolated)."""
+        template = (built / "template.yaml") if built is not None else TEMPLATE
+        self.spec = function_spec(
+            logical_id, template_path=template, parameter_overrides=parameter_overrides, env_json=env_json
+        )
+        self.built = built
+        if built is not None and layer_dir is None:
+            if len(self.spec.layer_dirs) != 1:
+                raise RunnerError(f"{logical_id} in {template} has {len(self.spec.layer_dirs)} layers, expected 1")
+            layer_dir = self.spec.layer_dirs[0] / "python"
         self.s3_endpoint = s3_endpoint
         self.layer_dir = layer_dir
         self.extra_env = dict(extra_env or {})
-        self.python = python or sys.executable
+        self.python = python or (find_python() if built is not None else sys.executable)
+        #: Lambda's sys.path and nothing else (python -I -S with infra/rie/bootstrap.py): for a
+        #: built layer on another interpreter. The source layer needs this venv's packages.
+        self.isolated = built is not None or python is not None
+        if self.isolated and layer_dir is None:
+            raise RunnerError("another interpreter needs a built layer: give built= (--built) or layer_dir=")
         self.port = 0
         self.root: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -417,6 +498,7 @@ class LocalLambda:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.spec.logical_id}",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
             "LAMBDA_TASK_ROOT": str(task),
+            "LAMBDA_RUNTIME_DIR": str(runtime_packages()) if self.isolated else "",
             # As under `sam local`: Powertools turns the X-Ray tracer off.
             "AWS_SAM_LOCAL": "true",
             "PYTHONPATH": f"{task}{os.pathsep}{opt}",
@@ -432,7 +514,9 @@ class LocalLambda:
         task = self.root / "var" / "task"
         task.mkdir(parents=True)
         makefile = self.spec.code_dir / "Makefile"
-        if makefile.exists():
+        if self.built is not None:
+            shutil.copytree(self.spec.code_dir, task, dirs_exist_ok=True)  # already built by sam build
+        elif makefile.exists():
             # The function's own build (BuildMethod: makefile) fills /var/task.
             subprocess.run(
                 ["make", "-s", "-f", str(makefile), f"build-{self.spec.logical_id}", f"ARTIFACTS_DIR={task}"],
@@ -479,6 +563,12 @@ class LocalLambda:
             if line.startswith("import time:") and "|" in line
         }
 
+    def runtime_command(self) -> list[str]:
+        """How the emulator starts the runtime: ``python -m awslambdaric <handler>``, as Lambda's bootstrap does."""
+        if self.isolated:
+            return [self.python, "-I", "-S", "-u", str(BOOTSTRAP), self.spec.handler]
+        return [self.python, "-m", "awslambdaric", self.spec.handler]
+
     def start(self) -> LocalLambda:
         self.prepare()
         assert self.root is not None
@@ -493,10 +583,7 @@ class LocalLambda:
                 f"127.0.0.1:{self.port}",
                 "--runtime-api-address",
                 f"127.0.0.1:{runtime_api}",
-                self.python,
-                "-m",
-                "awslambdaric",
-                self.spec.handler,
+                *self.runtime_command(),
             ],
             cwd=self.root / "var" / "task",
             env=self.environment(),
@@ -603,6 +690,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-e", "--event", type=Path, action="append", default=[], help="event file; repeatable")
     parser.add_argument("--out", type=Path, help="write a base64 response body (decoded) to this file")
     parser.add_argument("--layer-dir", type=Path, help="a built layer's python/ directory to use as /opt/python")
+    parser.add_argument(
+        "--built",
+        type=Path,
+        nargs="?",
+        const=BUILT,
+        help="run the `sam build` output in DIR (default .aws-sam/build) as deployed, isolated, on Python 3.12",
+    )
+    parser.add_argument("--python", help="interpreter running the function (default: this one; 3.12 with --built)")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="template parameter override"
+    )
     parser.add_argument("--s3-endpoint", help="use this S3 endpoint instead of starting moto")
     parser.add_argument("--seed-samples", action="store_true", help="upload the sample images under SOURCE_PREFIX")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="extra environment")
@@ -610,16 +708,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logs", action="store_true", help="print the emulator's log at the end")
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.set)
+    options: dict[str, Any] = {
+        "layer_dir": args.layer_dir,
+        "extra_env": extra,
+        "built": args.built,
+        "python": args.python,
+        "parameter_overrides": dict(item.split("=", 1) for item in args.param),
+    }
 
     with contextlib.ExitStack() as stack:
         if args.s3_endpoint:
-            fn = stack.enter_context(
-                LocalLambda(args.function, s3_endpoint=args.s3_endpoint, layer_dir=args.layer_dir, extra_env=extra)
-            )
+            fn = stack.enter_context(LocalLambda(args.function, s3_endpoint=args.s3_endpoint, **options))
         else:
-            fn, _ = stack.enter_context(
-                local_stack(args.function, seed_samples=args.seed_samples, layer_dir=args.layer_dir, extra_env=extra)
-            )
+            fn, _ = stack.enter_context(local_stack(args.function, seed_samples=args.seed_samples, **options))
         for event in args.event:
             _print_result(fn.invoke_file(event), args.out)
         if args.keep_running:
