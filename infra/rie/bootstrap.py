@@ -9,6 +9,9 @@ order: the function code (``LAMBDA_TASK_ROOT``), the layer as Lambda mounts it
 (``LAMBDA_RUNTIME_DIR``: ``awslambdaric`` and the SDK the runtime ships).
 ``.pth`` files are not processed, as on Lambda, where none of these folders
 is a site directory. Then it runs ``python -m awslambdaric <handler>``.
+
+``bootstrap.py -c CODE`` runs ``CODE`` on the same ``sys.path`` instead (for
+probes: which file each module comes from, what ``import app`` loads).
 """
 
 import os
@@ -21,5 +24,10 @@ opt = task.parents[1] / "opt" / "python"
 version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 sys.path[:0] = [str(task), str(opt / "lib" / version / "site-packages"), str(opt)]
 sys.path.append(os.environ["LAMBDA_RUNTIME_DIR"])
-sys.argv = ["awslambdaric", *sys.argv[1:]]
-runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
+if sys.argv[1:2] == ["-c"]:
+    code = sys.argv[2]
+    sys.argv = ["-c", *sys.argv[3:]]
+    exec(compile(code, "<probe>", "exec"), {"__name__": "__main__"})
+else:
+    sys.argv = ["awslambdaric", *sys.argv[1:]]
+    runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)

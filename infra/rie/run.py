@@ -542,12 +542,18 @@ class LocalLambda:
             self._lay_out()
         return self.root
 
-    def imported_packages(self, timeout: float = 120) -> set[str]:
-        """Top-level packages ``import app`` loads in this function's Lambda layout
-        (``python -X importtime``): what its cold start pays for."""
+    def run_python(
+        self, code: str, *, flags: tuple[str, ...] = (), timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``code`` in this function's layout and environment, on the path the runtime would see
+        (isolated: through ``bootstrap.py -c``), with ``var/task`` as the working directory."""
         root = self.prepare()
-        result = subprocess.run(
-            [self.python, "-X", "importtime", "-c", "import app"],
+        if self.isolated:
+            args = [self.python, "-I", "-S", *flags, str(BOOTSTRAP), "-c", code]
+        else:
+            args = [self.python, *flags, "-c", code]
+        return subprocess.run(
+            args,
             cwd=root / "var" / "task",
             env=self.environment(),
             capture_output=True,
@@ -555,6 +561,11 @@ class LocalLambda:
             check=False,
             timeout=timeout,
         )
+
+    def imported_packages(self, timeout: float = 120) -> set[str]:
+        """Top-level packages ``import app`` loads in this function's Lambda layout
+        (``python -X importtime``): what its cold start pays for."""
+        result = self.run_python("import app", flags=("-X", "importtime"), timeout=timeout)
         if result.returncode != 0:
             raise RuntimeError(f"import app failed: {result.stderr[-3000:]}")
         return {
