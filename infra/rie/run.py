@@ -375,6 +375,11 @@ class LocalS3:
     def start(self) -> LocalS3:
         self._server.start()
         _wait_for_port(self.port, time.monotonic() + 10)
+        # moto's backends are process-wide: without a reset, a second server in the same
+        # process (another test module) would start with the first one's buckets and objects.
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(reset, timeout=10):
+            pass
         return self
 
     def stop(self) -> None:
