@@ -221,6 +221,36 @@ class FunctionSpec:
     layer_dirs: tuple[Path, ...] = ()
 
 
+def stack_parameters(template: Mapping[str, Any], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The parameters' defaults and the pseudo parameters of a local stack, then ``overrides``
+    (which may set pseudo parameters too, e.g. ``AWS::StackId``)."""
+    params = {name: _stringify(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    params.update(
+        {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": "smartthumb-local",
+            "AWS::StackId": STACK_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": "",
+        }
+    )
+    params.update(overrides or {})
+    return params
+
+
+def resolve(template: Mapping[str, Any], value: Any, parameter_overrides: Mapping[str, str] | None = None) -> Any:
+    """Evaluate ``value``'s intrinsic functions (and Conditions, Rules' assertions) for these parameters.
+
+    Raises :class:`RunnerError` for what only a deployed stack knows (a resource's Ref or attribute).
+    """
+    try:
+        return _Resolver(template, stack_parameters(template, parameter_overrides)).resolve(value)
+    except _Unresolvable as exc:
+        raise RunnerError(f"{exc} is only known to a deployed stack") from exc
+
+
 def _stringify(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -245,20 +275,7 @@ def function_spec(
     resource = template["Resources"].get(logical_id)
     if not resource or resource.get("Type") != "AWS::Serverless::Function":
         raise RunnerError(f"{logical_id} is not an AWS::Serverless::Function of {template_path}")
-    params = {name: _stringify(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
-    params.update(parameter_overrides or {})
-    params.update(
-        {
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::StackName": "smartthumb-local",
-            "AWS::StackId": STACK_ID,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NoValue": "",
-        }
-    )
-    resolver = _Resolver(template, params)
+    resolver = _Resolver(template, stack_parameters(template, parameter_overrides))
     glob = template.get("Globals", {}).get("Function", {})
     props = {**glob, **resource.get("Properties", {})}
     variables: dict[str, Any] = {
