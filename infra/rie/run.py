@@ -650,6 +650,20 @@ class LocalLambda:
     def invoke_file(self, path: Path, **kwargs: Any) -> InvokeResult:
         return self.invoke(json.loads(path.read_text(encoding="utf-8")), **kwargs)
 
+    def runtime_cpu_seconds(self) -> float:
+        """User + system CPU time the runtime process (the emulator's child: python, all its
+        threads) has used so far; 0 before the first invocation starts it. Linux only."""
+        if self._proc is None:
+            return 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == self._proc.pid:  # ppid
+                    total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        return total
+
     def logs(self) -> str:
         if self._log_path is None or not self._log_path.exists():
             return ""
