@@ -118,6 +118,24 @@ def test_th_conditional_get_answers_304(thumbnail: Any) -> None:
     assert not second.get("body")
 
 
+def test_head_th_answers_the_get_headers_without_a_body(thumbnail: Any) -> None:
+    get = thumbnail.invoke(event("th_fit.json")).payload
+    head = thumbnail.invoke(event("th_head.json")).payload
+    assert head["statusCode"] == 200
+    assert not head.get("body")
+    for name in ("Content-Type", "ETag", "Cache-Control", "Vary"):
+        assert head["headers"][name] == get["headers"][name], name
+
+
+@pytest.mark.parametrize(("query", "status"), [("id=astronaut.jpg&w=0", 400), ("id=no-such.jpg&w=20", 404)])
+def test_head_th_errors_carry_the_status_without_a_body(thumbnail: Any, query: str, status: int) -> None:
+    request = event("th_head.json", rawQueryString=query)
+    response = thumbnail.invoke(request).payload
+    assert response["statusCode"] == status
+    assert not response.get("body")
+    assert response["headers"]["Content-Type"] == "application/json"
+
+
 @pytest.mark.parametrize(("name", "status"), [("th_not_found.json", 404), ("th_bad_param.json", 400)])
 def test_th_errors_are_json(thumbnail: Any, name: str, status: int) -> None:
     response = thumbnail.invoke(event(name)).payload
