@@ -2,7 +2,7 @@
 
 What it does, as ``sam local invoke`` would inside its container:
 
-* reads ``template.yaml`` for the function's handler, memory, timeout and
+* reads ``template.yaml`` (:mod:`infra.rie.template`) for the function's handler, memory, timeout and
   environment (Globals merged with the function's own variables, intrinsic
   functions resolved against the parameter defaults), then overlays
   ``infra/env.json`` the way ``sam local --env-vars`` does (only variables the
@@ -49,7 +49,9 @@ Examples::
     .venv/bin/python -m infra.rie.run ThumbnailFunction --built --seed-samples -e infra/events/th_fit.json
 
 Importable as ``infra.rie.run`` from the repository root (tests do); also a
-script. Tests and ``tests/bench/bench_coldstart.py`` use :class:`LocalLambda` directly.
+script. Template reading is in :mod:`infra.rie.template`, the tools and moto's S3
+in :mod:`infra.rie.local` (re-exported here); what remains is one class,
+:class:`LocalLambda`, and the command line. Tests and ``tests/bench/bench_coldstart.py`` use :class:`LocalLambda` directly.
 """
 
 from __future__ import annotations
@@ -58,12 +60,9 @@ import argparse
 import base64
 import contextlib
 import json
-import logging
 import os
-import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -72,359 +71,73 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+if not __package__:  # run as a script (or loaded by path): make the repository's `infra` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "template.yaml"
-ENV_JSON = REPO / "infra" / "env.json"
+# Template reading (infra/rie/template.py), the tools and moto's S3 (infra/rie/local.py) live
+# apart; their names are part of this module's interface.
+from infra.rie.local import (
+    LAMBDA_PYTHON,
+    RUNTIME_PACKAGES,
+    SAMPLES,
+    LocalS3,
+    find_python,
+    find_rie,
+    free_port,
+    runtime_packages,
+    wait_for_port,
+)
+from infra.rie.template import (
+    ACCOUNT,
+    ENV_JSON,
+    REGION,
+    REPO,
+    STACK_ID,
+    TEMPLATE,
+    FunctionSpec,
+    RunnerError,
+    function_spec,
+    load_template,
+    resolve,
+    stack_parameters,
+)
+
+__all__ = [
+    "ACCOUNT",
+    "ENV_JSON",
+    "LAMBDA_PYTHON",
+    "REGION",
+    "REPO",
+    "RUNTIME_PACKAGES",
+    "SAMPLES",
+    "STACK_ID",
+    "TEMPLATE",
+    "FunctionSpec",
+    "InvokeResult",
+    "LocalLambda",
+    "LocalS3",
+    "RunnerError",
+    "find_python",
+    "find_rie",
+    "free_port",
+    "function_spec",
+    "load_template",
+    "local_stack",
+    "main",
+    "resolve",
+    "runtime_packages",
+    "stack_parameters",
+]
+
 LAYER_SOURCE = REPO / "layers" / "imaging" / "python"
 MODELS_SOURCE = REPO / "layers" / "imaging" / "models"
-SAMPLES = LAYER_SOURCE / "smartthumb" / "samples"
 BUILT = REPO / ".aws-sam" / "build"
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
-#: Lambda's runtime for template.yaml's functions, and what stands in for its /var/runtime.
-LAMBDA_PYTHON = "3.12"
-RUNTIME_PACKAGES = REPO / ".venv-tools" / "lambda-runtime" / f"python{LAMBDA_PYTHON}"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/smartthumb-local/00000000-0000-4000-8000-000000000000"
-
-
-class RunnerError(RuntimeError):
-    """The template, the emulator or the tools are not as expected."""
-
-
-# --- template reading ---------------------------------------------------------------
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that turns CloudFormation short tags (!Ref, !Sub, ...) into their long form."""
-
-
-def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_tag)
-
-
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """The template as plain data, intrinsic functions in their long (JSON) form."""
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=_CfnLoader)
-    if not isinstance(data, dict) or "Resources" not in data:
-        raise RunnerError(f"{path} is not a CloudFormation template")
-    return data
-
-
-class _Unresolvable(Exception):
-    """A value that only exists in a deployed stack (a resource's Ref or attribute)."""
-
-
-@dataclass
-class _Resolver:
-    """Evaluates the intrinsic functions a function's properties use, for a stack that does not exist."""
-
-    template: Mapping[str, Any]
-    parameters: dict[str, str]
-    _conditions: dict[str, bool] = field(default_factory=dict)
-
-    def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            self._conditions[name] = bool(self.resolve(self.template.get("Conditions", {})[name]))
-        return self._conditions[name]
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) != 1:
-            return {k: self.resolve(v) for k, v in value.items()}
-        (key, arg), *_ = value.items()
-        if key == "Ref":
-            if arg in self.parameters:
-                return self.parameters[arg]
-            if self.template.get("Resources", {}).get(arg, {}).get("Type") == "AWS::Serverless::LayerVersion":
-                return {"Ref": arg}  # a layer is a directory here, see function_spec
-            raise _Unresolvable(arg)
-        if key == "Condition":
-            return self.condition(arg)
-        if key == "Fn::If":
-            name, yes, no = arg
-            return self.resolve(yes if self.condition(name) else no)
-        if key == "Fn::Equals":
-            left, right = (self.resolve(a) for a in arg)
-            return str(left) == str(right)
-        if key == "Fn::Not":
-            return not self.resolve(arg[0])
-        if key == "Fn::And":
-            return all(self.resolve(a) for a in arg)
-        if key == "Fn::Or":
-            return any(self.resolve(a) for a in arg)
-        if key == "Fn::Select":
-            index, items = arg
-            return self.resolve(items)[int(self.resolve(index))]
-        if key == "Fn::Split":
-            sep, text = arg
-            return str(self.resolve(text)).split(sep)
-        if key == "Fn::Join":
-            sep, items = arg
-            return sep.join(str(i) for i in self.resolve(items))
-        if key == "Fn::Sub":
-            text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-            values = {k: self.resolve(v) for k, v in local.items()}
-
-            def _one(match: re.Match[str]) -> str:
-                name = match.group(1)
-                if name.startswith("!"):
-                    return "${" + name[1:] + "}"
-                if name in values:
-                    return str(values[name])
-                return str(self.resolve({"Ref": name}))
-
-            return re.sub(r"\$\{([^}]+)\}", _one, text)
-        if key in ("Fn::GetAtt", "Fn::ImportValue", "Fn::GetAZs"):
-            raise _Unresolvable(str(arg))
-        return {key: self.resolve(arg)}
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """What the emulator needs to know about one function of the template."""
-
-    logical_id: str
-    code_dir: Path
-    handler: str
-    memory_mb: int
-    timeout_s: int
-    environment: dict[str, str]
-    #: The function's layers as directories (a layer's ContentUri, resolved as
-    #: CloudFormation would choose them for the given parameters).
-    layer_dirs: tuple[Path, ...] = ()
-
-
-def stack_parameters(template: Mapping[str, Any], overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The parameters' defaults and the pseudo parameters of a local stack, then ``overrides``
-    (which may set pseudo parameters too, e.g. ``AWS::StackId``)."""
-    params = {name: _stringify(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
-    params.update(
-        {
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::StackName": "smartthumb-local",
-            "AWS::StackId": STACK_ID,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NoValue": "",
-        }
-    )
-    params.update(overrides or {})
-    return params
-
-
-def resolve(template: Mapping[str, Any], value: Any, parameter_overrides: Mapping[str, str] | None = None) -> Any:
-    """Evaluate ``value``'s intrinsic functions (and Conditions, Rules' assertions) for these parameters.
-
-    Raises :class:`RunnerError` for what only a deployed stack knows (a resource's Ref or attribute).
-    """
-    try:
-        return _Resolver(template, stack_parameters(template, parameter_overrides)).resolve(value)
-    except _Unresolvable as exc:
-        raise RunnerError(f"{exc} is only known to a deployed stack") from exc
-
-
-def _stringify(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def function_spec(
-    logical_id: str,
-    *,
-    template_path: Path = TEMPLATE,
-    parameter_overrides: Mapping[str, str] | None = None,
-    env_json: Path | None = ENV_JSON,
-) -> FunctionSpec:
-    """Read one ``AWS::Serverless::Function`` with its resolved environment.
-
-    Variables whose value only a deployed stack knows resolve to "" (as ``sam
-    local`` does); ``env_json`` (``sam local --env-vars`` format) then overrides
-    declared variables, first from its ``Parameters`` section, then from the
-    section named after the function.
-    """
-    template = load_template(template_path)
-    resource = template["Resources"].get(logical_id)
-    if not resource or resource.get("Type") != "AWS::Serverless::Function":
-        raise RunnerError(f"{logical_id} is not an AWS::Serverless::Function of {template_path}")
-    resolver = _Resolver(template, stack_parameters(template, parameter_overrides))
-    glob = template.get("Globals", {}).get("Function", {})
-    props = {**glob, **resource.get("Properties", {})}
-    variables: dict[str, Any] = {
-        **glob.get("Environment", {}).get("Variables", {}),
-        **resource.get("Properties", {}).get("Environment", {}).get("Variables", {}),
-    }
-    environment: dict[str, str] = {}
-    for name, raw in variables.items():
-        try:
-            environment[name] = _stringify(resolver.resolve(raw))
-        except _Unresolvable:
-            environment[name] = ""
-    if env_json is not None and env_json.exists():
-        overrides = json.loads(env_json.read_text(encoding="utf-8"))
-        for section in ("Parameters", logical_id):
-            for name, value in overrides.get(section, {}).items():
-                if name in environment:
-                    environment[name] = _stringify(value)
-    layer_dirs = []
-    for layer in resolver.resolve(props.get("Layers", [])):
-        layer_id = layer.get("Ref") if isinstance(layer, dict) else None
-        content = template["Resources"].get(layer_id or "", {}).get("Properties", {}).get("ContentUri")
-        if not isinstance(content, str):
-            raise RunnerError(f"{logical_id}: layer {layer!r} is not a layer of {template_path}")
-        layer_dirs.append((template_path.parent / content).resolve())
-    return FunctionSpec(
-        logical_id=logical_id,
-        code_dir=(template_path.parent / str(resolver.resolve(props["CodeUri"]))).resolve(),
-        handler=str(resolver.resolve(props["Handler"])),
-        memory_mb=int(resolver.resolve(props.get("MemorySize", 128))),
-        timeout_s=int(resolver.resolve(props.get("Timeout", 3))),
-        environment=environment,
-        layer_dirs=tuple(layer_dirs),
-    )
-
-
-# --- tools ------------------------------------------------------------------------------
-
-
-def find_rie() -> Path:
-    """The emulator binary for this machine: $SMARTTHUMB_RIE, else the one in .venv-tools' aws-sam-cli."""
-    explicit = os.environ.get("SMARTTHUMB_RIE")
-    if explicit:
-        return Path(explicit)
-    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
-    hits = sorted((REPO / ".venv-tools").glob(f"lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-{arch}"))
-    if not hits:
-        raise RunnerError("aws-lambda-rie not found: run `bash infra/setup-tools.sh` (installs aws-sam-cli)")
-    return hits[-1]
-
-
-def find_python(version: str = LAMBDA_PYTHON) -> str:
-    """An interpreter of exactly ``version``: $SMARTTHUMB_LAMBDA_PYTHON, ``pythonX.Y`` on PATH,
-    else the newest ``X.Y.*`` in pyenv's versions folder (``pyenv root``, $PYENV_ROOT or ~/.pyenv)."""
-    candidates = [os.environ.get("SMARTTHUMB_LAMBDA_PYTHON", ""), shutil.which(f"python{version}") or ""]
-    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        roots.insert(0, subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True).stdout.strip())
-    for root in filter(None, roots):
-        found = sorted(
-            Path(root).glob(f"versions/{version}.*/bin/python{version}"),
-            key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parents[1].name.split(".")],
-        )
-        candidates += [str(p) for p in reversed(found)]
-    for candidate in filter(None, candidates):
-        probe = subprocess.run(
-            [candidate, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == version:
-            return candidate
-    raise RunnerError(f"no Python {version} found (PATH, pyenv's versions folder): set SMARTTHUMB_LAMBDA_PYTHON")
-
-
-def runtime_packages() -> Path:
-    """What Lambda's python3.12 runtime puts on ``sys.path`` after the layer (its /var/runtime)."""
-    if not (RUNTIME_PACKAGES / "awslambdaric").is_dir():
-        raise RunnerError(f"{RUNTIME_PACKAGES} is missing: run `bash infra/setup-tools.sh`")
-    return RUNTIME_PACKAGES
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, deadline: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RunnerError(f"process exited with {proc.returncode} before listening on {port}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.02)
-    raise RunnerError(f"nothing listens on 127.0.0.1:{port}")
-
-
-# --- S3 --------------------------------------------------------------------------------
-
-
-class LocalS3:
-    """moto's S3 server on a free 127.0.0.1 port, with the buckets the function expects."""
-
-    def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-        self.port = free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> LocalS3:
-        self._server.start()
-        _wait_for_port(self.port, time.monotonic() + 10)
-        # moto's backends are process-wide: without a reset, a second server in the same
-        # process (another test module) would start with the first one's buckets and objects.
-        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(reset, timeout=10):
-            pass
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def client(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    def prepare(self, environment: Mapping[str, str], *, seed_samples: bool = False) -> None:
-        """Create SOURCE_BUCKET and ANALYSIS_BUCKET; optionally upload the sample images under SOURCE_PREFIX."""
-        s3 = self.client()
-        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-        for name in {environment.get("SOURCE_BUCKET", ""), environment.get("ANALYSIS_BUCKET", "")} - {""}:
-            if name not in existing:
-                s3.create_bucket(Bucket=name)
-        if seed_samples and environment.get("SOURCE_BUCKET"):
-            for image in sorted(SAMPLES.glob("*.jpg")):
-                s3.upload_file(
-                    str(image), environment["SOURCE_BUCKET"], environment.get("SOURCE_PREFIX", "") + image.name
-                )
 
 
 # --- the emulator --------------------------------------------------------------------
@@ -625,7 +338,7 @@ class LocalLambda:
             start_new_session=True,
         )
         log.close()
-        _wait_for_port(self.port, time.monotonic() + 15, self._proc)
+        wait_for_port(self.port, time.monotonic() + 15, self._proc)
         return self
 
     def invoke(self, event: Any, *, timeout: float | None = None) -> InvokeResult:
