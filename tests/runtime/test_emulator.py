@@ -120,7 +120,7 @@ def test_th_conditional_get_answers_304(thumbnail: Any) -> None:
 
 def test_head_th_answers_the_get_headers_without_a_body(thumbnail: Any) -> None:
     get = thumbnail.invoke(event("th_fit.json")).payload
-    head = thumbnail.invoke(event("th_head.json")).payload
+    head = thumbnail.invoke(event("head_th.json")).payload
     assert head["statusCode"] == 200
     assert not head.get("body")
     for name in ("Content-Type", "ETag", "Cache-Control", "Vary"):
@@ -129,7 +129,7 @@ def test_head_th_answers_the_get_headers_without_a_body(thumbnail: Any) -> None:
 
 @pytest.mark.parametrize(("query", "status"), [("id=astronaut.jpg&w=0", 400), ("id=no-such.jpg&w=20", 404)])
 def test_head_th_errors_carry_the_status_without_a_body(thumbnail: Any, query: str, status: int) -> None:
-    request = event("th_head.json", rawQueryString=query)
+    request = event("head_th.json", rawQueryString=query)
     response = thumbnail.invoke(request).payload
     assert response["statusCode"] == status
     assert not response.get("body")

@@ -226,7 +226,7 @@ def key_of(name: str) -> str:
 Check = Callable[[dict[str, Any], dict[str, Any]], None]
 EXPECTED: dict[str, tuple[str, Check]] = {
     "th_fit.json": ("thumbnail", lambda r, c: assert_size(image(r), (200, 200))),
-    "th_head.json": ("thumbnail", lambda r, c: assert_head(r, c)),
+    "head_th.json": ("thumbnail", lambda r, c: assert_head(r, c)),
     "th_signed.json": ("thumbnail", lambda r, c: assert_size(image(r), (200, 200))),  # signing off: sig ignored
     "th_blind_crop.json": ("thumbnail", lambda r, c: assert_size(image(r), (200, 200))),
     "th_no_padding.json": ("thumbnail", lambda r, c: assert_size(image(r), (640, 427))),
