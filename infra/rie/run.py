@@ -51,7 +51,8 @@ Examples::
 Importable as ``infra.rie.run`` from the repository root (tests do); also a
 script. Template reading is in :mod:`infra.rie.template`, the tools and moto's S3
 in :mod:`infra.rie.local` (re-exported here); what remains is one class,
-:class:`LocalLambda`, and the command line. Tests and ``tests/bench/bench_coldstart.py`` use :class:`LocalLambda` directly.
+:class:`LocalLambda`, and the command line. Tests and
+``tests/bench/bench_coldstart.py`` use :class:`LocalLambda` directly.
 """
 
 from __future__ import annotations
