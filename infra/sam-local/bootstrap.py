@@ -3,10 +3,10 @@
 ``sam local`` stops a container by stopping the emulator (its PID 1), which
 closes the Runtime API under the client's pending ``/next`` request. The
 client's native part then prints ``LAMBDA_RUNTIME Failed to get next invocation.
-No Response from endpoint`` to stderr, and the Python part raises. On Lambda
+No Response from endpoint``, and the Python part raises. On Lambda
 that is the sandbox being torn down, not an error of the function; so while
 (and only while) the runtime waits for the next event, its stderr points at
-``/dev/null``, and a failed wait ends the process with status 0. A failed wait
+``/dev/null`` (stdout too), and a failed wait ends the process with status 0. A failed wait
 while the emulator is still up cannot be told apart here, so the message is
 kept in that case: it is printed again, and the process fails as before.
 Everything the function prints, and every other error of the runtime (the
@@ -43,20 +43,29 @@ class _QuietNext:
         return getattr(self._native, name)
 
     def next(self) -> object:
-        saved = os.dup(2)
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
+        # The native client logs to stdout or stderr depending on its build: mute both.
+        saved = {fd: os.dup(fd) for fd in (1, 2)}
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in saved:
+            os.dup2(null, fd)
+        os.close(null)
         try:
             return self._native.next()
         except Exception as error:
-            os.dup2(saved, 2)
+            self._restore(saved)
             if not _runtime_api_is_up(os.environ.get("AWS_LAMBDA_RUNTIME_API", "")):
                 os._exit(0)  # the emulator is gone: the container is being stopped
             print(f"LAMBDA_RUNTIME Failed to get next invocation: {error}", file=sys.stderr, flush=True)
             raise
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            self._restore(saved)
+            for copy in saved.values():
+                os.close(copy)
+
+    @staticmethod
+    def _restore(saved: dict[int, int]) -> None:
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
 
 
 def main() -> None:
