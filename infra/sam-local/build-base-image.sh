@@ -55,6 +55,15 @@ if docker image inspect "$image" >/dev/null 2>&1; then
   echo "$image"
   exit 0
 fi
+# One build at a time (several worktrees' set-ups may run at once); the winner's image is reused.
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/smartthumb
+mkdir -p "$cache"
+exec 9>"$cache/build-base-image.lock"
+flock 9
+if docker image inspect "$image" >/dev/null 2>&1; then
+  echo "$image"
+  exit 0
+fi
 
 for tool in debootstrap tar; do
   command -v "$tool" >/dev/null || { log "$tool is missing (apt-get install debootstrap)"; exit 2; }
@@ -69,7 +78,6 @@ start=$(date +%s)
 # debootstrap's tree is cached apart (it depends only on the suite, the packages and
 # the architecture), so a change of bootstrap or pins rebuilds in seconds.
 packages=libssl3,libffi8,libsqlite3-0,libexpat1,libreadline8,libncursesw6,libnsl2,libuuid1
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/smartthumb
 base_tar="$cache/debootstrap-bookworm-minbase-$arch-$(echo "$packages" | sha256sum | cut -c1-12).tar"
 if [ ! -s "$base_tar" ]; then
   log "debootstrap bookworm ($arch) from $mirror"
@@ -77,7 +85,6 @@ if [ ! -s "$base_tar" ]; then
   debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
     { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc "$rootfs"/usr/share/man
-  mkdir -p "$cache"
   tar -C "$rootfs" -cf "$base_tar.part" . && mv "$base_tar.part" "$base_tar"
 else
   log "debootstrap tree from $base_tar"

@@ -24,11 +24,16 @@ install() {
 
 start() {
   docker info >/dev/null 2>&1 && return 0
+  # One start at a time (several worktrees' set-ups may run at once).
+  mkdir -p "$(dirname "$PIDFILE")"
+  exec 9>"$PIDFILE.lock"
+  flock 9
+  docker info >/dev/null 2>&1 && return 0
   command -v dockerd >/dev/null 2>&1 || { say "dockerd is not installed (bash $0 install)"; return 1; }
   [ "$(id -u)" = 0 ] || { say "no Docker daemon answers, and only root can start one"; return 1; }
-  mkdir -p "$(dirname "$PIDFILE")" "$(dirname "$LOG")"
+  mkdir -p "$(dirname "$LOG")"
   # overlay2 is what works on these machines; dockerd's own pidfile guards against a second daemon.
-  nohup dockerd --storage-driver overlay2 --pidfile "$PIDFILE" >>"$LOG" 2>&1 </dev/null &
+  nohup dockerd --storage-driver overlay2 --pidfile "$PIDFILE" >>"$LOG" 2>&1 </dev/null 9>&- &
   local pid=$!
   for _ in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then
