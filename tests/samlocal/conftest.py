@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import ipaddress
+import importlib.util
 import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -38,8 +40,7 @@ EVENTS = REPO / "infra" / "events"
 SAMPLES = REPO / "layers" / "imaging" / "python" / "smartthumb" / "samples"
 SAM_LOCAL = REPO / "infra" / "sam-local"
 SAM = REPO / ".venv-tools" / "bin" / "sam"
-#: The S3 key of s3_put_encoded_key.json, decoded (its event carries it URL-encoded).
-ENCODED_KEY_SOURCE = "my photo été 100% a+b.jpg"
+ENV_JSON = REPO / "infra" / "env.json"
 
 
 def fail_with(what: str, result: subprocess.CompletedProcess[str]) -> None:
@@ -67,20 +68,29 @@ def base_image(docker: None) -> str:
     return result.stdout.split()[-1]
 
 
+def load_local_s3() -> ModuleType:
+    """infra/sam-local/local_s3.py (a script, not a package), loaded by path once."""
+    name = "smartthumb_sam_local_s3"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SAM_LOCAL / "local_s3.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+local_s3 = load_local_s3()
+ENCODED_KEY_SOURCE: str = local_s3.ENCODED_KEY_SOURCE
+
+
 @pytest.fixture(scope="session")
 def bridge_host(docker: None) -> str:
     """The host's address on Docker's default bridge, where the function containers are."""
-    result = subprocess.run(
-        ["docker", "network", "inspect", "bridge", "--format", "{{json .IPAM.Config}}"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if result.returncode != 0:
-        fail_with("docker network inspect bridge failed", result)
-    config = json.loads(result.stdout)[0]
-    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+    try:
+        return local_s3.bridge_address()
+    except (subprocess.CalledProcessError, ValueError, KeyError, IndexError) as error:
+        pytest.fail(f"no address on Docker's bridge network: {error}")
 
 
 def free_port(host: str) -> int:
@@ -102,21 +112,13 @@ class MotoS3:
         return f"http://{self.host}:{self.port}"
 
     def client(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return local_s3.client(self.url)
 
 
 @pytest.fixture(scope="session")
 def env_file(tmp_path_factory: pytest.TempPathFactory, moto: MotoS3) -> Path:
     """infra/env.json with only the S3 endpoint's port changed (moto listens on a free one)."""
-    data = json.loads((REPO / "infra" / "env.json").read_text(encoding="utf-8"))
+    data = json.loads(ENV_JSON.read_text(encoding="utf-8"))
     endpoint = data["Parameters"]["AWS_ENDPOINT_URL_S3"]
     assert endpoint.startswith("http://host.docker.internal:"), endpoint
     data["Parameters"]["AWS_ENDPOINT_URL_S3"] = f"http://host.docker.internal:{moto.port}"
@@ -127,7 +129,7 @@ def env_file(tmp_path_factory: pytest.TempPathFactory, moto: MotoS3) -> Path:
 
 @pytest.fixture(scope="session")
 def env_params() -> dict[str, str]:
-    return json.loads((REPO / "infra" / "env.json").read_text(encoding="utf-8"))["Parameters"]
+    return local_s3.env_parameters(ENV_JSON)
 
 
 @pytest.fixture(scope="session")
@@ -138,13 +140,7 @@ def moto(bridge_host: str, env_params: dict[str, str]) -> Iterator[MotoS3]:
     server = ThreadedMotoServer(ip_address=bridge_host, port=port, verbose=False)
     server.start()
     s3 = MotoS3(bridge_host, port, server)
-    client = s3.client()
-    for bucket in (env_params["SOURCE_BUCKET"], env_params["ANALYSIS_BUCKET"]):
-        client.create_bucket(Bucket=bucket)
-    prefix = env_params["SOURCE_PREFIX"]
-    for image in sorted(SAMPLES.glob("*.jpg")):
-        client.upload_file(str(image), env_params["SOURCE_BUCKET"], prefix + image.name)
-    client.upload_file(str(SAMPLES / "chelsea.jpg"), env_params["SOURCE_BUCKET"], prefix + ENCODED_KEY_SOURCE)
+    local_s3.seed(s3.client(), env_params)
     yield s3
     server.stop()
 
@@ -195,7 +191,6 @@ class SamLocal:
     template: Path
     env_file: Path
     image: str
-    bridge_host: str
     env: dict[str, str]
 
     def common(self) -> list[str]:
@@ -207,8 +202,9 @@ class SamLocal:
             "--invoke-image",
             self.image,
             "--skip-pull-image",
+            # Docker's name for the bridge's host address, as README's sam local section has it.
             "--add-host",
-            f"host.docker.internal:{self.bridge_host}",
+            "host.docker.internal:host-gateway",
             "--container-dns",
             "127.0.0.1",
         ]
@@ -262,10 +258,8 @@ class Invocation:
 
 
 @pytest.fixture(scope="session")
-def sam_local(
-    built_template: Path, env_file: Path, base_image: str, bridge_host: str, sam_env: dict[str, str]
-) -> SamLocal:
-    return SamLocal(built_template, env_file, base_image, bridge_host, sam_env)
+def sam_local(built_template: Path, env_file: Path, base_image: str, moto: MotoS3, sam_env: dict[str, str]) -> SamLocal:
+    return SamLocal(built_template, env_file, base_image, sam_env)
 
 
 def event(name: str) -> dict[str, Any]:

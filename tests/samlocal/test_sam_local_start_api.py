@@ -38,7 +38,7 @@ def request(
 ) -> tuple[int, dict[str, str], bytes]:
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=120) as response:
+        with urllib.request.urlopen(req, timeout=60) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
