@@ -33,7 +33,11 @@ start() {
   [ "$(id -u)" = 0 ] || { say "no Docker daemon answers, and only root can start one"; return 1; }
   mkdir -p "$(dirname "$LOG")"
   # overlay2 is what works on these machines; dockerd's own pidfile guards against a second daemon.
-  nohup dockerd --storage-driver overlay2 --pidfile "$PIDFILE" >>"$LOG" 2>&1 </dev/null 9>&- &
+  # Without the userland proxy a published port refuses connections until the container's
+  # process listens; with it, the proxy accepts at once and `sam local` (which waits for a
+  # connection, then sends the event) races the emulator's start: "No response from invoke
+  # container" on a busy machine.
+  nohup dockerd --storage-driver overlay2 --userland-proxy=false --pidfile "$PIDFILE" >>"$LOG" 2>&1 </dev/null 9>&- &
   local pid=$!
   for _ in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then

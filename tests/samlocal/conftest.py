@@ -156,6 +156,9 @@ def sam_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {
         **keep,
         "SAM_CLI_TELEMETRY": "0",
+        # How long SAM waits for a container's emulator to accept connections (default 20 s):
+        # a busy 2-core machine starting a dozen containers at once needs more.
+        "SAM_CLI_CONTAINER_CONNECTION_TIMEOUT": "120",
         "__SAM_CLI_APP_DIR": str(app_dir),
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
