@@ -56,6 +56,12 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, deadli
     pytest.fail(f"sam local start-api did not listen on 127.0.0.1:{port}:\n{log.read_text()[-3000:]}")
 
 
+def default_sigint() -> None:
+    """Ctrl-C must reach SAM: a shell's background job (nohup ... &, as CI may run) ignores SIGINT,
+    and the SAM CLI would inherit that and never stop on it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stop(process: subprocess.Popen[bytes]) -> int:
     """Ctrl-C, as a user stops it; SAM then stops and removes its containers."""
     process.send_signal(signal.SIGINT)
@@ -73,7 +79,9 @@ def test_start_api_serves_th_and_the_analyze_endpoint_over_http(sam_local: SamLo
     args = [str(SAM), "local", "start-api", *sam_local.common()]
     args += ["--host", "127.0.0.1", "--port", str(port), "--warm-containers", "EAGER"]
     with log.open("wb") as out:
-        process = subprocess.Popen(args, cwd=REPO, env=sam_local.env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, cwd=REPO, env=sam_local.env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=default_sigint
+        )
     try:
         started = time.monotonic()
         wait_for_port(port, process, log)
