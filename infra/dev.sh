@@ -26,6 +26,17 @@ setup() {
 setup_test_tools() {
   bash infra/setup-tools.sh
   setup_browser
+  setup_docker
+}
+
+# tests/samlocal runs the SAM CLI's `sam local` in Docker: install docker.io and
+# debootstrap (root with apt only), start dockerd when no daemon answers, and build
+# the local python3.12 base image (infra/sam-local/; cached, instant once built).
+# A failure is reported and set-up goes on: those tests then fail with the reason.
+setup_docker() {
+  bash infra/sam-local/dockerd.sh install && bash infra/sam-local/dockerd.sh start &&
+    bash infra/sam-local/build-base-image.sh >/dev/null ||
+    echo "infra/dev.sh: the sam local set-up failed (above); tests/samlocal will fail" >&2
 }
 
 # The preview-page test runs Debian's headless Chromium: install it when missing,
