@@ -78,7 +78,7 @@ def test_cloudfront_cache_key_holds_only_the_th_parameters(template: dict[str, A
     assert params["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist", "QueryStrings": TH_PARAMS}
     assert params["CookiesConfig"] == {"CookieBehavior": "none"}
     condition, webp_on, webp_off = params["HeadersConfig"]["Fn::If"]
-    assert condition == "WebpEnabled"
+    assert condition == "AcceptVaries"
     assert webp_on == {"HeaderBehavior": "whitelist", "Headers": ["Accept"]}
     assert webp_off == {"HeaderBehavior": "none"}
     assert params["EnableAcceptEncodingGzip"] is False
