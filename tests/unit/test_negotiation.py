@@ -25,7 +25,10 @@ from smartthumb.negotiation import (
 from tests.template.conftest import REPO, runner
 
 CHROME = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
-SAFARI_16 = "image/webp,image/avif,image/jxl,image/heic,image/heic-sequence,video/*;q=0.8,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5"
+SAFARI_16 = (
+    "image/webp,image/avif,image/jxl,image/heic,image/heic-sequence,video/*;q=0.8,"
+    "image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5"
+)
 FIREFOX = "image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5"
 OLD_SAFARI = "image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5"
 
@@ -142,7 +145,9 @@ const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
 const out = cases.map(function (accept) {
   const headers = accept === null ? {} : { accept: { value: accept } };
   const request = { method: 'GET', uri: '/th', querystring: { id: { value: 'a.jpg' } }, headers: headers, cookies: {} };
-  const result = handler({ version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '127.0.0.1' }, request: request });
+  const event = { version: '1.0', context: { eventType: 'viewer-request' }, viewer: { ip: '127.0.0.1' } };
+  event.request = request;
+  const result = handler(event);
   return result.headers.accept ? result.headers.accept.value : null;
 });
 process.stdout.write(JSON.stringify(out));
