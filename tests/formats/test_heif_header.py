@@ -45,7 +45,7 @@ def _find(data: bytes, kind: bytes) -> int:
 
 def test_truncated_file() -> None:
     heic = heic_bytes(RED)
-    with pytest.raises(UnsupportedImage, match="past its container|truncated"):
+    with pytest.raises(UnsupportedImage, match=r"past its container|truncated"):
         scan(heic[: len(heic) // 2], 10**8)
 
 
