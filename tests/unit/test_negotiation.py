@@ -129,9 +129,17 @@ def test_vary_only_when_a_modern_format_is_on() -> None:
 
 
 def cloudfront_function_code(avif: bool, webp: bool) -> str:
-    """AcceptNormalizer's code from template.yaml, with the template parameters substituted."""
+    """The viewer-request function's code from template.yaml (the one defining ``normaliseAccept``),
+    with the template parameters substituted."""
     template = runner().load_template(REPO / "template.yaml")
-    code = template["Resources"]["AcceptNormalizer"]["Properties"]["FunctionCode"]
+    codes = [
+        res["Properties"]["FunctionCode"]
+        for res in template["Resources"].values()
+        if res["Type"] == "AWS::CloudFront::Function"
+        and "function normaliseAccept(" in json.dumps(res["Properties"]["FunctionCode"])
+    ]
+    assert len(codes) == 1, "exactly one CloudFront function defines normaliseAccept"
+    (code,) = codes
     assert isinstance(code, dict) and set(code) == {"Fn::Sub"}, "FunctionCode is expected to be a !Sub string"
     text: str = code["Fn::Sub"]
     text = text.replace("${EnableAvif}", str(avif).lower()).replace("${EnableWebp}", str(webp).lower())
