@@ -104,5 +104,5 @@ class ThumbnailService:
         deadline.require(render_ms)  # decode + resize estimated from the source pixels: 503
         image = render.execute(opened, plan, request.pad_color)
         quality = request.quality or self.settings.default_quality
-        body = render.encode(image, fmt, quality, opened.icc_profile, self.settings.max_output_bytes)
+        body = render.encode(image, fmt, quality, opened.icc_profile, self.settings.output_cap)
         return Thumbnail(body, render.CONTENT_TYPES[fmt], etag, cache_control, hint and hint.origin, vary)
