@@ -87,3 +87,26 @@ def test_bad_blurhash_is_refused(bad: str) -> None:
 def test_pixel_count_must_match() -> None:
     with pytest.raises(ValueError, match="RGB pixels"):
         blurhash_encode(4, 4, bytes(10))
+
+
+def test_analysis_image_placeholder_round_trips_through_the_analysis_json() -> None:
+    import io
+
+    from smartthumb.analysis.analyzer import Analysis, decode_for_analysis, placeholder_of
+    from smartthumb.config import Settings
+
+    im = Image.new("RGB", (900, 600), (240, 200, 20))
+    ImageDraw.Draw(im).rectangle((0, 300, 899, 599), fill=(30, 30, 120))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
+    decoded = decode_for_analysis(buf.getvalue(), Settings())
+    ph = placeholder_of(decoded.rgb)
+    out = blurhash_decode(ph["blurhash"], 16, 16)
+    assert close(mean(out, 16, (0, 0, 16, 3)), (240, 200, 20), 50)
+    assert close(mean(out, 16, (0, 13, 16, 16)), (30, 30, 120), 50)
+    colour = tuple(int(ph["color"][i : i + 2], 16) for i in (1, 3, 5))
+    assert close(colour, (240, 200, 20), 12) or close(colour, (30, 30, 120), 12)  # two equal halves
+
+    a = Analysis(width=900, height=600, faces=(), roi=None, crops=(), placeholder=ph)
+    assert Analysis.from_dict(a.to_dict()) == a
+    assert Analysis.from_dict({**a.to_dict(), "placeholder": "junk"}).placeholder is None

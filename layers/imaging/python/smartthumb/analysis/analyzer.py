@@ -70,6 +70,8 @@ class Analysis:
     roi: Box | None
     crops: tuple[tuple[float, Box], ...]
     model_version: str = MODEL_VERSION
+    #: ``{"blurhash", "color"}`` for lazy loading (see :mod:`smartthumb.placeholders`).
+    placeholder: dict[str, str] | None = None
 
     def to_azure(self) -> dict[str, Any]:
         """Exactly Azure AI Vision 4.0's smart-crops answer."""
@@ -95,6 +97,7 @@ class Analysis:
             ],
             "roi": box(self.roi) if self.roi is not None else None,
             "crops": [{"aspectRatio": ratio, "box": box(b)} for ratio, b in self.crops],
+            "placeholder": dict(self.placeholder) if self.placeholder else None,
         }
 
     @classmethod
@@ -117,6 +120,7 @@ class Analysis:
             roi=box(d["roi"]) if d.get("roi") is not None else None,
             crops=tuple((float(c["aspectRatio"]), box(c["box"])) for c in d["crops"]),
             model_version=str(d["modelVersion"]),
+            placeholder=_placeholder_from(d.get("placeholder")),
         )
 
     def crop_for(self, ratio: float) -> Box | None:
@@ -169,6 +173,28 @@ def decode_for_analysis(data: bytes, settings: Settings, long_side: int = ANALYS
     return Decoded(rgb=rgb, size=opened.size)
 
 
+#: Long side of the image the placeholders are computed from (BlurHash needs
+#: only its lowest frequencies; 32 px costs ~4 ms of pure Python).
+PLACEHOLDER_SIDE = 32
+
+
+def placeholder_of(rgb: np.ndarray) -> dict[str, str]:
+    """BlurHash and dominant colour of the analysis image."""
+    from PIL import Image
+
+    from smartthumb.placeholders import placeholder
+
+    small = Image.fromarray(rgb)
+    small.thumbnail((PLACEHOLDER_SIDE, PLACEHOLDER_SIDE), Image.Resampling.BOX)
+    return placeholder(small.width, small.height, small.tobytes()).to_json()
+
+
+def _placeholder_from(raw: Any) -> dict[str, str] | None:
+    if isinstance(raw, dict) and isinstance(raw.get("blurhash"), str) and isinstance(raw.get("color"), str):
+        return {"blurhash": raw["blurhash"], "color": raw["color"]}
+    return None
+
+
 def _to_source_box(x: float, y: float, w: float, h: float, sx: float, sy: float, size: Size) -> Box:
     return boxes.clip_box(x * sx, y * sy, (x + w) * sx, (y + h) * sy, size)
 
@@ -210,7 +236,14 @@ def analyze_array(
     if not requested:
         requested = [boxes.auto_ratio(size, roi)]
     crops = tuple((r, boxes.crop_for_ratio(size, r, face_boxes, saliency, roi)) for r in requested)
-    return Analysis(width=size.width, height=size.height, faces=tuple(found), roi=roi, crops=crops)
+    return Analysis(
+        width=size.width,
+        height=size.height,
+        faces=tuple(found),
+        roi=roi,
+        crops=crops,
+        placeholder=placeholder_of(rgb),
+    )
 
 
 def analyze_image(data: bytes, ratios: Sequence[float] | None, settings: Settings) -> Analysis:
