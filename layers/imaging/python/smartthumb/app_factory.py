@@ -17,6 +17,7 @@ from smartthumb.config import Settings
 from smartthumb.geometry import Size
 from smartthumb.http_api import build_app
 from smartthumb.regions import RegionHint, RegionProvider
+from smartthumb.render_store import render_store_from_settings
 from smartthumb.service import ThumbnailService
 from smartthumb.sources import ImageSource, SourceObject, source_from_settings
 
@@ -65,7 +66,8 @@ def build_thumbnail_app(
     store = store_from_settings(settings, s3_client)
     sidecars = SidecarRegionProvider(settings, store, on_metric=on_metric, client=s3_client)
     regions = regions or sidecars
-    service = ThumbnailService(settings, source, regions)
+    renders = render_store_from_settings(settings, client=s3_client)
+    service = ThumbnailService(settings, source, regions, store=renders)
     app = build_app(settings, service, on_metric=on_metric)
     register_azure_routes(app, settings, source=source, sidecars=sidecars, on_metric=on_metric)
     return app

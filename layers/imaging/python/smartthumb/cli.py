@@ -7,6 +7,8 @@ stable.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -29,6 +31,12 @@ def _settings(store: str | None = None) -> Settings:
     return Settings.from_env(env)
 
 
+def _cache_folder(kind: str, settings: Settings) -> Path:
+    """A per-image-store folder in the user's cache (never inside the image store)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "smartthumb" / kind
+    return base / hashlib.sha256((settings.local_store or "samples").encode()).hexdigest()[:12]
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from smartthumb.app_factory import build_thumbnail_app
     from smartthumb.local_server import make_server
@@ -38,6 +46,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: --store {args.store} is not a folder", file=sys.stderr)
         return 2
     settings = _settings(args.store)
+    if not settings.has_render_store:
+        # Rendered thumbnails kept in a folder, as the render bucket keeps them on AWS.
+        settings = dataclasses.replace(settings, local_render_store=str(_cache_folder("renders", settings)))
     app = build_thumbnail_app(settings)
     from smartthumb.preview import register_preview
 

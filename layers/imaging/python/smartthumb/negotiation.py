@@ -29,6 +29,7 @@ function's JavaScript under Node.js).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 AVIF = "AVIF"
@@ -106,16 +107,32 @@ def explicit_q(accept: str | None, media_type: str) -> float | None:
     return best
 
 
+def accepted_formats(accept: str | None) -> frozenset[str]:
+    """The modern formats ``accept`` names with q > 0, whatever is switched on (parsed at the HTTP edge)."""
+    return frozenset(fmt for fmt in MODERN if (q := explicit_q(accept, CONTENT_TYPES[fmt])) is not None and q > 0)
+
+
 def accepted_modern(accept: str | None, switches: FormatSwitches) -> tuple[str, ...]:
     """The switched-on modern formats ``accept`` names with q > 0, in preference order."""
-    kept = []
-    for fmt in MODERN:
-        if not switches.enabled(fmt):
-            continue
-        q = explicit_q(accept, CONTENT_TYPES[fmt])
-        if q is not None and q > 0:
-            kept.append(fmt)
-    return tuple(kept)
+    accepted = accepted_formats(accept)
+    return tuple(fmt for fmt in MODERN if fmt in accepted and switches.enabled(fmt))
+
+
+def choose(
+    accepted: Collection[str],
+    switches: FormatSwitches,
+    *,
+    alpha: bool,
+    animated: bool = False,
+) -> str:
+    """The output format from the client's :func:`accepted_formats` (``alpha``: transparency kept;
+    ``animated``: frames kept)."""
+    modern = [fmt for fmt in MODERN if fmt in accepted and switches.enabled(fmt)]
+    if animated:
+        return WEBP if WEBP in modern else GIF
+    if modern:
+        return modern[0]
+    return PNG if alpha else JPEG
 
 
 def choose_format(
@@ -125,13 +142,8 @@ def choose_format(
     alpha: bool,
     animated: bool = False,
 ) -> str:
-    """The output format for a source (``alpha``: transparency kept; ``animated``: frames kept)."""
-    modern = accepted_modern(accept, switches)
-    if animated:
-        return WEBP if WEBP in modern else GIF
-    if modern:
-        return modern[0]
-    return PNG if alpha else JPEG
+    """:func:`choose` straight from an ``Accept`` header."""
+    return choose(accepted_formats(accept), switches, alpha=alpha, animated=animated)
 
 
 def normalise_accept(accept: str | None, switches: FormatSwitches) -> str:

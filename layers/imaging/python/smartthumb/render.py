@@ -52,17 +52,21 @@ from PIL import (
     WebPImagePlugin,  # noqa: F401
 )
 
+from smartthumb import heif_header, heif_plugins, negotiation
 from smartthumb.config import Settings
 from smartthumb.errors import OutputTooLarge, SourceTooLarge, UnsupportedImage
 from smartthumb.geometry import Box, Plan, Size, plan_thumbnail
 from smartthumb.limits import check_jpeg_scans
+from smartthumb.quality import AVIF_SPEED, WEBP_METHOD, output_quality
 from smartthumb.request import ThumbRequest
 
 #: Formats Pillow may try, in the order it tries them. MPO (multi-picture JPEG)
 #: has no opener of its own: the JPEG plugin returns it, and it is served as JPEG.
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP")
 
-CONTENT_TYPES: dict[str, str] = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+CONTENT_TYPES: dict[str, str] = negotiation.CONTENT_TYPES
+#: Sources that may stay animated (more frames than MAX_ANIMATION_FRAMES: the first frame, not a 413).
+ANIMATED_FORMATS = ("GIF", "WEBP")
 
 #: EXIF orientation -> the transpose that turns stored pixels upright.
 _TRANSPOSE: dict[int, Image.Transpose] = {
@@ -116,6 +120,7 @@ class OpenedImage:
     has_alpha: bool
     orientation: int  # EXIF 1..8 still to apply (1 for TIFF: Pillow's reader applies it while loading)
     icc_profile: bytes | None
+    frames: int = 1  # frames seen (a GIF's are counted up to MAX_ANIMATION_FRAMES + 1)
 
 
 # --------------------------------------------------------------------------- open
@@ -208,7 +213,11 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
+            heif_kind = heif_header.sniff(data)
+            if heif_kind is not None:  # HEIC/AVIF: the boxes are checked before libheif/libavif see them
+                im = heif_plugins.open_heif(data, heif_kind, settings.max_source_pixels)
+            else:
+                im = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
             fmt = "JPEG" if im.format == "MPO" else str(im.format)
             if fmt == "GIF":
                 frames, largest = _gif_scan(data, settings.max_animation_frames)
@@ -219,17 +228,19 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
                 im.seek(0)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise SourceTooLarge(f"the source has more than {settings.max_source_pixels} pixels") from exc
-    except MemoryError:
+    except (MemoryError, SourceTooLarge, UnsupportedImage):
         raise
     except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError, struct.error, ...
-        raise UnsupportedImage("the source is not a supported image (JPEG, PNG, GIF, WebP, TIFF or BMP)") from exc
+        raise UnsupportedImage(
+            "the source is not a supported image (JPEG, PNG, GIF, WebP, TIFF, BMP, HEIC or AVIF)"
+        ) from exc
 
     width, height = im.size
     if width <= 0 or height <= 0:
         raise UnsupportedImage("the source has no pixels")
     if max(width * height, largest) > settings.max_source_pixels:
         raise SourceTooLarge(f"the source has more than {settings.max_source_pixels} pixels")
-    if frames > settings.max_animation_frames:
+    if frames > settings.max_animation_frames and fmt not in ANIMATED_FORMATS:
         raise SourceTooLarge(f"the source has more than {settings.max_animation_frames} frames")
     if fmt == "JPEG":
         # A scan bomb costs minutes of CPU under every other limit (see smartthumb.limits).
@@ -239,7 +250,13 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
     size = Size(height, width) if orientation >= 5 else Size(width, height)
     icc = im.info.get("icc_profile") or None
     return OpenedImage(
-        image=im, size=size, format=fmt, has_alpha=_has_alpha(im), orientation=orientation, icc_profile=icc
+        image=im,
+        size=size,
+        format=fmt,
+        has_alpha=_has_alpha(im),
+        orientation=orientation,
+        icc_profile=icc,
+        frames=frames,
     )
 
 
@@ -490,13 +507,25 @@ def accepts_webp(accept: str | None) -> bool:
     return q is not None and q > 0
 
 
+def format_switches(settings: Settings) -> negotiation.FormatSwitches:
+    return negotiation.FormatSwitches(avif=settings.enable_avif, webp=settings.enable_webp)
+
+
 def choose_format(
-    opened: OpenedImage, accept: str | None, settings: Settings, pad_color: tuple[int, int, int, int]
+    opened: OpenedImage,
+    accept: str | None,
+    settings: Settings,
+    pad_color: tuple[int, int, int, int],
+    *,
+    animated: bool = False,
 ) -> str:
-    """``"WEBP"`` if enabled and accepted, else ``"PNG"`` when alpha is kept, else ``"JPEG"``."""
-    if settings.enable_webp and accepts_webp(accept):
-        return "WEBP"
-    return "PNG" if keeps_alpha(opened, pad_color) else "JPEG"
+    """AVIF > WebP > PNG (alpha kept) or JPEG, by :mod:`smartthumb.negotiation`'s rule.
+
+    ``animated``: the frames are kept (then animated WebP or GIF).
+    """
+    return negotiation.choose_format(
+        accept, format_switches(settings), alpha=keeps_alpha(opened, pad_color), animated=animated
+    )
 
 
 _ICC_SPACE = {"RGB": b"RGB ", "RGBA": b"RGB ", "L": b"GRAY", "LA": b"GRAY"}
@@ -524,7 +553,10 @@ def _save(image: Image.Image, fmt: str, quality: int, icc: bytes | None, level: 
             subsampling="4:4:4" if quality >= 90 else "4:2:0",
         )
     elif fmt == "WEBP":
-        params.update(quality=quality, method=4)
+        params.update(quality=quality, method=WEBP_METHOD)
+    elif fmt == "AVIF":
+        heif_plugins.ensure_plugin(heif_header.AVIF)
+        params.update(quality=quality, speed=AVIF_SPEED)
     elif fmt == "PNG":
         params.update(compress_level=level)
     else:
@@ -556,7 +588,7 @@ def encode(image: Image.Image, fmt: str, quality: int, icc_profile: bytes | None
         else:
             image = image.convert("RGB")
     icc = _icc_for(image, icc_profile)
-    quality = max(1, min(100, int(quality)))
+    quality = output_quality(fmt, quality)  # qlt is on JPEG's scale (smartthumb.quality)
 
     data = _save(image, fmt, quality, icc)
     if len(data) <= max_bytes:

@@ -11,12 +11,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from smartthumb import __version__, limits, render
+from smartthumb import __version__, animation, limits, negotiation, render
 from smartthumb.config import Settings
+from smartthumb.errors import SourceUnavailable
 from smartthumb.geometry import CropMode, plan_thumbnail
+from smartthumb.quality import avif_fits, output_quality
 from smartthumb.regions import NoRegionProvider, RegionHint, RegionProvider
+from smartthumb.render_store import RenderStore, render_key
 from smartthumb.request import ThumbRequest
 from smartthumb.sources import ImageSource
+
+#: Response headers saying how the answer was made (besides X-Smartthumb-Region).
+ANIMATION_HEADER = "X-Smartthumb-Animation"
+FORMAT_FALLBACK_HEADER = "X-Smartthumb-Format-Fallback"
+STORE_HEADER = "X-Smartthumb-Store"
 
 #: Bumped when a change alters output pixels, so cached ETags turn over.
 RENDER_VERSION = f"{__version__}.1"
@@ -32,6 +40,10 @@ class Thumbnail:
     cache_control: str
     region_origin: str | None
     vary_accept: bool
+    #: More response headers (``X-Smartthumb-Animation``, ``-Format-Fallback``, ``-Store``).
+    headers: tuple[tuple[str, str], ...] = ()
+    #: Set when the body is too large for a response: it is in the render store, fetch it here.
+    location: str | None = None
 
 
 def make_etag(source_etag: str, request: ThumbRequest, fmt: str, region: RegionHint | None) -> str:
@@ -56,10 +68,18 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 class ThumbnailService:
     """Render ``/th`` requests from one image source."""
 
-    def __init__(self, settings: Settings, source: ImageSource, regions: RegionProvider | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        source: ImageSource,
+        regions: RegionProvider | None = None,
+        store: RenderStore | None = None,
+    ) -> None:
         self.settings = settings
         self.source = source
         self.regions = regions or NoRegionProvider()
+        self.store = store
+        self.animation_budget = animation.AnimationBudget(settings.max_animation_frames, settings.max_animation_pixels)
 
     def thumbnail(
         self,
@@ -77,32 +97,87 @@ class ThumbnailService:
         opened = render.open_image(source.data, self.settings)
         if force_format is not None and force_format.upper() not in render.CONTENT_TYPES:
             raise ValueError(f"unsupported output format {force_format!r}")
+        headers: list[tuple[str, str]] = []
+        verdict = None
+        if opened.format in render.ANIMATED_FORMATS:
+            verdict = animation.keep_animated(opened.frames, opened.size, self.animation_budget)
+        animated = verdict == animation.KEPT and (force_format or "GIF").upper() in render.ANIMATED_FORMATS
         fmt = (
             force_format.upper()
             if force_format
-            else render.choose_format(opened, accept, self.settings, request.pad_color)
+            else render.choose_format(opened, accept, self.settings, request.pad_color, animated=animated)
         )
+        if verdict is not None:
+            headers.append((ANIMATION_HEADER, verdict if verdict != animation.KEPT or animated else "first-frame"))
 
-        render_ms = limits.render_reserve_ms(opened.size.area)
+        decoded_pixels = opened.size.area * (opened.frames if animated else 1)
+        render_ms = limits.render_reserve_ms(decoded_pixels)
         hint: RegionHint | None = None
         if request.crop is CropMode.SMART_RATIO:
             # Counts the time already spent; keeps at least a second for the render.
             budget = deadline.analysis_budget_ms(self.settings.analysis_time_budget_ms, render_ms)
             hint = self.regions.region_for(source, opened.size, budget)
 
-        etag = make_etag(source.etag, request, fmt, hint)
-        fell_back = hint is not None and hint.origin == "fallback"
-        cache_control = self.settings.fallback_cache_control if fell_back else self.settings.cache_control
-        vary = self.settings.enable_webp
-        if etag_matches(if_none_match, etag):
-            return Thumbnail(None, render.CONTENT_TYPES[fmt], etag, cache_control, hint and hint.origin, vary)
-
         plan = plan_thumbnail(
             opened.size, request.width, request.height, request.crop, request.pad, hint.box if hint else None
         )
+        left = deadline.left_ms()
+        format_fell_back = False
+        if fmt == "AVIF" and not avif_fits(plan.canvas.area, None if left is None else int(left - render_ms)):
+            # AVIF would not be encoded in time: the next format the client takes, said in a header.
+            accepted = negotiation.accepted_formats(accept) - {"AVIF"}
+            fmt = negotiation.choose(
+                accepted, render.format_switches(self.settings), alpha=render.keeps_alpha(opened, request.pad_color)
+            )
+            headers.append((FORMAT_FALLBACK_HEADER, f"AVIF over the time budget; {fmt} instead"))
+            format_fell_back = True
+
+        etag = make_etag(source.etag, request, fmt, hint)
+        region_fell_back = hint is not None and hint.origin == "fallback"
+        temporary = region_fell_back or format_fell_back
+        cache_control = self.settings.fallback_cache_control if temporary else self.settings.cache_control
+        content_type = render.CONTENT_TYPES[fmt]
+        vary = render.format_switches(self.settings).varies
+
+        def answer(body: bytes | None, *extra: tuple[str, str], location: str | None = None) -> Thumbnail:
+            return Thumbnail(
+                body, content_type, etag, cache_control, hint and hint.origin, vary, (*headers, *extra), location
+            )
+
+        if etag_matches(if_none_match, etag):
+            return answer(None)
+
+        # A temporary answer (a fallback) is not stored, as it is not cached for long.
+        store = self.store if not temporary else None
+        key = render_key(store.prefix, request.id, etag, content_type) if store is not None else None
+        if store is not None and key is not None:
+            stored = store.get(key)
+            if stored is not None:
+                if len(stored.body) > self.settings.max_inline_bytes:
+                    return answer(None, (STORE_HEADER, "hit"), location=store.location(key))
+                return answer(stored.body, (STORE_HEADER, "hit"))
+
         limits.check_plan(plan, self.settings)  # a derived side can exceed MAX_DIMENSION: 413
         deadline.require(render_ms)  # decode + resize estimated from the source pixels: 503
-        image = render.execute(opened, plan, request.pad_color)
-        quality = request.quality or self.settings.default_quality
-        body = render.encode(image, fmt, quality, opened.icc_profile, self.settings.output_cap)
-        return Thumbnail(body, render.CONTENT_TYPES[fmt], etag, cache_control, hint and hint.origin, vary)
+        qlt = request.quality or self.settings.default_quality
+        cap = (
+            self.settings.output_cap
+            if store is not None
+            else min(self.settings.output_cap, self.settings.max_inline_bytes)
+        )
+        if animated:
+            body = animation.render_animation(
+                opened.image, plan, request.pad_color, fmt, output_quality(fmt, qlt), cap
+            ).body
+        else:
+            image = render.execute(opened, plan, request.pad_color)
+            body = render.encode(image, fmt, qlt, opened.icc_profile, cap)
+
+        if store is None or key is None:
+            return answer(body)
+        saved = store.put(key, body, content_type, cache_control)
+        if len(body) > self.settings.max_inline_bytes:
+            if not saved:
+                raise SourceUnavailable("the render store is unavailable for a large thumbnail; try again")
+            return answer(None, (STORE_HEADER, "stored"), location=store.location(key))
+        return answer(body, (STORE_HEADER, "stored" if saved else "failed"))
