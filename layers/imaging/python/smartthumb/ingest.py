@@ -37,6 +37,7 @@ from urllib.parse import unquote_plus
 from smartthumb.aws import LazyS3Client
 from smartthumb.config import ConfigError, Settings
 from smartthumb.errors import SourceTooLarge, SourceUnavailable, ThumbError
+from smartthumb.render_store import RenderStore, render_store_from_settings
 from smartthumb.sidecars import (
     ANALYZER_VERSION,
     AnalyzeFn,
@@ -223,10 +224,12 @@ class Ingestor:
         *,
         analyze: AnalyzeFn | None = None,
         on_metric: Metric | None = None,
+        renders: RenderStore | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.reader = reader
+        self.renders = renders
         if analyze is None:
             from smartthumb.sidecars import _default_analyze
 
@@ -287,9 +290,27 @@ class Ingestor:
             log.info("ignored %s of %r: %s", event.event_name, event.key, reason)
             self.metric("EventIgnored")
             return IngestResult(Outcome.IGNORED, event.key, reason)
+        self.forget_renders(event)
         if event.kind == "removed":
             return self.removed(event)
         return self.created(event)
+
+    def forget_renders(self, event: ObjectEvent) -> None:
+        """A deleted or overwritten source's stored thumbnails go. Their keys carry the
+        old ETag, so they would never be served again anyway: a failure is only logged
+        (the lifecycle rule expires what is left)."""
+        if self.renders is None:
+            return
+        image_id = event.key[len(self.settings.source_prefix) :]
+        try:
+            removed = self.renders.delete_renders(image_id)
+        except Exception as exc:  # boto3/OS errors: the renders are unreachable anyway
+            log.warning("could not delete the renders of %r: %s", event.key, exc)
+            self.metric("RenderDeleteFailed")
+            return
+        if removed:
+            log.info("%d stored render(s) of %r deleted (%s)", removed, event.key, event.event_name)
+            self.metric("RendersDeleted", removed)
 
     def created(self, event: ObjectEvent) -> IngestResult:
         current, token = self.store.read(event.key)
@@ -497,4 +518,5 @@ def build_ingestor(
 
     store = S3SidecarStore(settings.analysis_bucket, settings.analysis_prefix, client=client)
     reader = S3ObjectReader(settings.max_source_bytes, client=client)
-    return Ingestor(settings, store, reader, analyze=analyze, on_metric=on_metric)
+    renders = render_store_from_settings(settings, client=client)
+    return Ingestor(settings, store, reader, analyze=analyze, on_metric=on_metric, renders=renders)
