@@ -161,7 +161,7 @@ class Settings:
             enable_webp=_bool(env, "ENABLE_WEBP", cls.enable_webp),
             enable_avif=_bool(env, "ENABLE_AVIF", cls.enable_avif),
             render_bucket=env.get("RENDER_BUCKET", "").strip(),
-            render_prefix=env.get("RENDER_PREFIX", cls.render_prefix),
+            render_prefix=env.get("RENDER_PREFIX", "").strip() or cls.render_prefix,
             local_render_store=env.get("LOCAL_RENDER_STORE", "").strip(),
             smartcrop_aspect_ratios=ratios,
             signing_secret=env.get("SIGNING_SECRET", ""),
@@ -191,6 +191,17 @@ class Settings:
             raise ConfigError("MAX_OUTPUT_BYTES must be at most 268435456")
         if self.render_prefix.startswith("/") or not self.render_prefix.endswith("/"):
             raise ConfigError("RENDER_PREFIX must not start with '/' and must end with '/'")
+        if self.render_bucket and self.render_bucket == self.analysis_bucket:
+            a, r = self.analysis_prefix, self.render_prefix
+            if a.startswith(r) or r.startswith(a):
+                raise ConfigError("RENDER_PREFIX and ANALYSIS_PREFIX overlap in the same bucket")
+        if (
+            self.render_bucket
+            and self.render_bucket == self.source_bucket
+            and self.render_prefix.startswith(self.source_prefix)
+        ):
+            # Renders written under the watched prefix would be analysed (and render again).
+            raise ConfigError("RENDER_PREFIX lies under SOURCE_PREFIX in the same bucket: the trigger would loop")
         if self.max_dimension > 16383:
             # WebP cannot encode a side over 16383 px (JPEG: 65535): a larger
             # canvas would fail in the encoder instead of as a clean 413.

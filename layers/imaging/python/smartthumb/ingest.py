@@ -246,6 +246,8 @@ class Ingestor:
         s = self.settings
         if bucket == s.analysis_bucket and key.startswith(s.analysis_prefix):
             return "own output (a sidecar)"
+        if bucket == s.render_bucket and key.startswith(s.render_prefix):
+            return "own output (a stored render)"
         if s.source_bucket and bucket != s.source_bucket:
             return "not the source bucket"
         if not key.startswith(s.source_prefix):
