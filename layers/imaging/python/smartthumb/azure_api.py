@@ -319,7 +319,11 @@ def register_azure_routes(
                     )
             if not stored.ok:
                 raise from_thumb_error(_stored_error(stored.error or {}))
-            return azure_response(200, stored.azure or {}, {"X-Smartthumb-Analysis": origin, "ETag": f'"{obj.etag}"'})
+            body = dict(stored.azure or {})
+            placeholder = (stored.analysis or {}).get("placeholder")
+            if isinstance(placeholder, dict):  # lazy-loading placeholder: {"blurhash", "color"}
+                body["placeholder"] = placeholder
+            return azure_response(200, body, {"X-Smartthumb-Analysis": origin, "ETag": f'"{obj.etag}"'})
         except AzureError as exc:
             return error_response(exc)
         except ThumbError as exc:
