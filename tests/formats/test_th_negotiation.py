@@ -73,3 +73,36 @@ def test_every_modern_answer_is_smaller_than_the_fallback(make_th) -> None:
         result = th.get("/th?id=photo.jpg&w=300&h=200&c=4&qlt=80", accept=accept)
         sizes[image_of(result).format] = len(result["body"])
     assert sizes["AVIF"] < sizes["JPEG"] and sizes["WEBP"] < sizes["JPEG"]
+
+
+def test_avif_that_would_not_fit_the_deadline_falls_back_to_webp_and_says_so(make_th) -> None:
+    """The encode budget: 2400x1600 of AVIF is estimated at ~1.6 s; with 2 s left it is WebP instead."""
+    from smartthumb.limits import render_reserve_ms
+    from smartthumb.quality import AVIF_RESERVE_MS, avif_encode_ms
+
+    th: Th = make_th()
+    th.put("big.jpg", image_bytes_rgb((2400, 1600)))
+    accept = "image/avif,image/webp,*/*"
+    # Over: the AVIF estimate and its reserve do not fit what is left after the decode's reserve.
+    assert avif_encode_ms(2400 * 1600) + AVIF_RESERVE_MS > 2_000 - render_reserve_ms(2400 * 1600)
+    th.context.remaining_ms = 2_000
+    result = th.get("/th?id=big.jpg&w=2400&p=0", accept=accept)
+    assert image_of(result).format == "WEBP"
+    assert result["headers"]["X-Smartthumb-Format-Fallback"] == "AVIF over the time budget; WEBP instead"
+    assert result["headers"]["Cache-Control"] == "public, max-age=300"  # a fallback is cached briefly
+    th.context.remaining_ms = 30_000
+    result = th.get("/th?id=big.jpg&w=2400&p=0", accept=accept)
+    assert image_of(result).format == "AVIF" and "X-Smartthumb-Format-Fallback" not in result["headers"]
+    # A small AVIF fits the same short deadline.
+    th.context.remaining_ms = 2_000
+    assert image_of(th.get("/th?id=big.jpg&w=200", accept=accept)).format == "AVIF"
+    # Without WebP accepted the fallback is the source's format.
+    result = th.get("/th?id=big.jpg&w=2400&p=0", accept="image/avif")
+    assert image_of(result).format == "JPEG" and "X-Smartthumb-Format-Fallback" in result["headers"]
+
+
+def image_bytes_rgb(size: tuple[int, int]) -> bytes:
+    im = Image.radial_gradient("L").resize(size).convert("RGB")
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
