@@ -173,7 +173,10 @@ def pyvips_render(data: bytes, target: Target, out: str) -> bytes:
     animated = data[:3] == b"GIF"
     if animated:
         kwargs["option_string"] = "n=-1"  # every frame
-    thumb = pyvips.Image.thumbnail_buffer(data, target.width, **kwargs)
+        if target.crop:
+            thumb = pyvips_crop_frames(data, target)
+    if not (animated and target.crop):
+        thumb = pyvips.Image.thumbnail_buffer(data, target.width, **kwargs)
     if out == "JPEG":
         return thumb.jpegsave_buffer(Q=QUALITY)
     if out == "GIF":
@@ -182,6 +185,22 @@ def pyvips_render(data: bytes, target: Target, out: str) -> bytes:
         # Same quality and effort as smartthumb: libvips effort 9 - speed is aom's cpu-used = speed.
         return thumb.heifsave_buffer(Q=output_quality("AVIF", QUALITY), compression="av1", effort=9 - AVIF_SPEED)
     return thumb.webpsave_buffer(Q=output_quality("WEBP", QUALITY) if animated else QUALITY)
+
+
+def pyvips_crop_frames(data: bytes, target: Target):
+    """libvips's thumbnail crops an animation's whole page strip (one frame comes out), so
+    the fair reference scales every frame to cover the target, then crops each page's centre."""
+    import pyvips
+
+    strip = pyvips.Image.thumbnail_buffer(data, 100_000, height=target.height, option_string="n=-1", size="both")
+    page_h = strip.get("page-height")
+    n = strip.height // page_h
+    left = (strip.width - target.width) // 2
+    top = (page_h - target.height) // 2
+    pages = [strip.crop(left, i * page_h + top, target.width, target.height) for i in range(n)]
+    joined = pyvips.Image.arrayjoin(pages, across=1).copy()
+    joined.set_type(pyvips.GValue.gint_type, "page-height", target.height)
+    return joined
 
 
 RENDERERS = {"smartthumb": smartthumb_render, "pyvips": pyvips_render}

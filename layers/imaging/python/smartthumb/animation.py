@@ -112,14 +112,14 @@ def render_animation(
     try:
         for index in range(int(getattr(image, "n_frames", 1))):
             image.seek(index)
-            alpha = alpha or _has_alpha(image)
-            frames.append(_frame(image, plan, pad_color, alpha=True))
+            if not alpha and _has_alpha(image):  # transparency from a later frame on: all frames RGBA
+                alpha = True
+                frames = [f.convert("RGBA") for f in frames]
+            frames.append(_frame(image, plan, pad_color, alpha=alpha))
             # After the frame is loaded: WebP's reader sets the duration while decoding.
             durations.append(int(image.info.get("duration", 100) or 0))
     except _LOAD_ERRORS as exc:
         raise UnsupportedImage("the animation is truncated or corrupt") from exc
-    if not alpha:
-        frames = [f.convert("RGB") for f in frames]
 
     buf = io.BytesIO()
     params: dict[str, object] = {"save_all": True, "append_images": frames[1:], "duration": durations}
