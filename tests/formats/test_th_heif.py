@@ -182,3 +182,15 @@ def test_real_analysis_of_a_heic_photo(analyze_env, function_loader, lambda_cont
     doc = sidecar(s3, key)
     assert len(doc["faces"]) >= 1
     assert doc["analysis"]["placeholder"]["blurhash"] and doc["analysis"]["placeholder"]["color"].startswith("#")
+
+
+def test_cli_renders_a_heic_file_to_avif(tmp_path) -> None:
+    from smartthumb.cli import main
+
+    source = tmp_path / "phone.heic"
+    source.write_bytes(heic_bytes(as_stored(quadrants(), 6), orientation=6))
+    out = tmp_path / "thumb.avif"
+    assert main(["render", str(source), "w=80&h=60", "-o", str(out)]) == 0
+    img = Image.open(out)
+    assert img.format == "AVIF" and img.size == (80, 60)
+    assert_upright(img)

@@ -20,7 +20,7 @@ from smartthumb import signing_cli
 from smartthumb.config import ConfigError, Settings
 from smartthumb.errors import ThumbError
 
-EXTENSION_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+EXTENSION_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".avif": "AVIF", ".gif": "GIF"}
 
 
 def _settings(store: str | None = None) -> Settings:
