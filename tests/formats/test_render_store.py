@@ -13,11 +13,16 @@ from smartthumb.render_store import (
     S3RenderStore,
     render_key,
     render_store_from_settings,
+    sniff_content_type,
     source_prefix,
 )
 
-ETAG_A = '"0123456789abcdef0123456789abcdef"'
-ETAG_B = '"fedcba9876543210fedcba9876543210"'
+ETAG_A = "0123456789abcdef0123456789abcdef"  # render digests
+ETAG_B = "fedcba9876543210fedcba9876543210"
+JPEG = b"\xff\xd8\xff\xe0 a jpeg"
+PNG = b"\x89PNG\r\n\x1a\n a png"
+AVIF = b"\x00\x00\x00\x1cftypavif an avif"
+WEBP = b"RIFF\x10\x00\x00\x00WEBPVP8 a webp"
 
 
 @pytest.fixture(params=["folder", "s3"])
@@ -29,13 +34,20 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> RenderStore:
     return S3RenderStore("renders", client=s3)
 
 
-def test_key_carries_the_etag_and_the_format() -> None:
-    assert render_key("renders/", "a.jpg", ETAG_A, "image/avif") == f"renders/a.jpg/{ETAG_A.strip(chr(34))}.avif"
-    webp_a, webp_b = (render_key("renders/", "a.jpg", etag, "image/webp") for etag in (ETAG_A, ETAG_B))
-    assert webp_a != webp_b
-    assert render_key("r/", "a.jpg", "W/" + ETAG_A, "image/jpeg").endswith(".jpg")
-    with pytest.raises(ValueError, match="hex ETag"):
-        render_key("r/", "a.jpg", '"../../x"', "image/jpeg")
+def test_key_is_the_source_prefix_and_the_digest() -> None:
+    assert render_key("renders/", "a.jpg", ETAG_A) == f"renders/a.jpg/{ETAG_A}"
+    assert render_key("renders/", "a.jpg", ETAG_A) != render_key("renders/", "a.jpg", ETAG_B)
+    with pytest.raises(ValueError, match="hex digest"):
+        render_key("r/", "a.jpg", "../../x")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(JPEG, "image/jpeg"), (PNG, "image/png"), (AVIF, "image/avif"), (WEBP, "image/webp"), (b"GIF89a...", "image/gif")],
+)
+def test_content_type_from_the_first_bytes(body: bytes, content_type: str) -> None:
+    assert sniff_content_type(body) == content_type
+    assert sniff_content_type(b"plain text") == "application/octet-stream"
 
 
 def test_an_id_prefix_never_covers_another_id() -> None:
@@ -45,15 +57,15 @@ def test_an_id_prefix_never_covers_another_id() -> None:
 
 
 def test_put_get_and_delete_by_source(store: RenderStore) -> None:
-    a1 = render_key(store.prefix, "a.jpg", ETAG_A, "image/avif")
-    a2 = render_key(store.prefix, "a.jpg", ETAG_B, "image/jpeg")
-    nested = render_key(store.prefix, "a.jpg/b.png", ETAG_A, "image/png")
+    a1 = render_key(store.prefix, "a.jpg", ETAG_A)
+    a2 = render_key(store.prefix, "a.jpg", ETAG_B)
+    nested = render_key(store.prefix, "a.jpg/b.png", ETAG_A)
     assert store.get(a1) is None
-    renders = ((a1, b"avif-bytes", "image/avif"), (a2, b"jpeg", "image/jpeg"), (nested, b"png", "image/png"))
+    renders = ((a1, AVIF, "image/avif"), (a2, JPEG, "image/jpeg"), (nested, PNG, "image/png"))
     for key, body, ct in renders:
         assert store.put(key, body, ct, "public, max-age=60")
     got = store.get(a1)
-    assert got is not None and got.body == b"avif-bytes" and got.content_type == "image/avif"
+    assert got is not None and got.body == AVIF and got.content_type == "image/avif"
 
     assert store.delete_renders("a.jpg") == 2
     assert store.get(a1) is None and store.get(a2) is None
@@ -64,8 +76,8 @@ def test_put_get_and_delete_by_source(store: RenderStore) -> None:
 def test_s3_store_writes_content_type_and_cache_control(s3: Any) -> None:
     s3.create_bucket(Bucket="renders")
     store = S3RenderStore("renders", prefix="th/", client=s3)
-    key = render_key("th/", "x y.jpg", ETAG_A, "image/webp")
-    assert store.put(key, b"webp", "image/webp", "public, max-age=86400")
+    key = render_key("th/", "x y.jpg", ETAG_A)
+    assert store.put(key, WEBP, "image/webp", "public, max-age=86400")
     head = s3.head_object(Bucket="renders", Key=key)
     assert head["ContentType"] == "image/webp"
     assert head["CacheControl"] == "public, max-age=86400"
@@ -73,7 +85,7 @@ def test_s3_store_writes_content_type_and_cache_control(s3: Any) -> None:
 
 def test_s3_store_failures_are_misses_not_errors(s3: Any) -> None:
     store = S3RenderStore("no-such-bucket", client=s3)
-    key = render_key(store.prefix, "a.jpg", ETAG_A, "image/jpeg")
+    key = render_key(store.prefix, "a.jpg", ETAG_A)
     assert store.get(key) is None
     assert store.put(key, b"x", "image/jpeg", "no-store") is False
 
@@ -82,7 +94,7 @@ def test_s3_delete_pages_past_1000_keys(s3: Any) -> None:
     s3.create_bucket(Bucket="renders")
     store = S3RenderStore("renders", client=s3)
     for i in range(1005):
-        s3.put_object(Bucket="renders", Key=f"{source_prefix(store.prefix, 'big.gif')}{i:032x}.gif", Body=b"")
+        s3.put_object(Bucket="renders", Key=f"{source_prefix(store.prefix, 'big.gif')}{i:032x}", Body=b"")
     assert store.delete_renders("big.gif") == 1005
     assert s3.list_objects_v2(Bucket="renders", Prefix="renders/").get("KeyCount") == 0
 
@@ -98,9 +110,9 @@ def test_folder_store_refuses_keys_outside_it(tmp_path: Path) -> None:
 
 def test_location_quotes_the_key_once_more() -> None:
     store = LocalFolderRenderStore("/tmp/unused", base_url="/")
-    key = render_key(store.prefix, "a.jpg/b c.png", ETAG_A, "image/png")
+    key = render_key(store.prefix, "a.jpg/b c.png", ETAG_A)
     # The %2F of the id must survive the client's and the store's decoding of the URL.
-    assert store.location(key) == "/renders/a.jpg%252Fb%2520c.png/" + ETAG_A.strip('"') + ".png"
+    assert store.location(key) == "/renders/a.jpg%252Fb%2520c.png/" + ETAG_A
 
 
 class _Settings:

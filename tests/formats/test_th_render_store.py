@@ -57,6 +57,47 @@ def test_second_request_is_served_from_the_store_without_decoding(make_th, decod
     assert len(decodes) == 2 and len(stored_keys(th)) == 2
 
 
+def test_a_hit_reads_neither_the_source_nor_its_header(make_th, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored render is found with the source's ETag (a HEAD): no download, no header parse."""
+    from smartthumb import sources
+
+    gets: list[str] = []
+    opens: list[int] = []
+    real_get, real_open = sources.S3Source.get, render.open_image
+    monkeypatch.setattr(sources.S3Source, "get", lambda self, i: gets.append(i) or real_get(self, i))
+    monkeypatch.setattr(render, "open_image", lambda *a, **k: opens.append(1) or real_open(*a, **k))
+    th: Th = make_th(render_store=True)
+    th.put("a.jpg", image_bytes(Image.new("RGB", (300, 200), (200, 30, 30))))
+    first = th.get("/th?id=a.jpg&w=60&h=40&c=4", accept="image/avif,image/webp")
+    assert (len(gets), len(opens)) == (1, 1)
+    second = th.get("/th?id=a.jpg&w=60&h=40&c=4", accept="image/avif,image/webp,*/*")  # same decision
+    assert second["headers"]["X-Smartthumb-Store"] == "hit" and (len(gets), len(opens)) == (1, 1)
+    assert second["headers"]["ETag"] == first["headers"]["ETag"]
+    assert second["headers"]["Content-Type"] == "image/avif" and second["headers"]["Vary"] == "Accept"
+    etag = first["headers"]["ETag"]
+    not_modified = th.get("/th?id=a.jpg&w=60&h=40&c=4", accept="image/webp,image/avif", **{"if-none-match": etag})
+    assert not_modified["statusCode"] == 304 and (len(gets), len(opens)) == (1, 1)
+    # Another Accept decision is another render.
+    assert th.get("/th?id=a.jpg&w=60&h=40&c=4", accept="image/webp")["headers"]["X-Smartthumb-Store"] == "stored"
+    assert th.get("/th?id=a.jpg&w=404")["statusCode"] == 200
+    missing = th.get("/th?id=nope.jpg&w=60")
+    assert missing["statusCode"] == 404
+
+
+def test_c7_is_stored_with_its_region(make_th, monkeypatch: pytest.MonkeyPatch, s3, decodes: list[int]) -> None:
+    from smartthumb import sidecars as sidecars_module
+
+    monkeypatch.setattr(sidecars_module, "_default_analyze", FakeAnalyzer(roi=(0.8, 0.3, 0.13, 0.4)))
+    s3.create_bucket(Bucket="formats-analysis")
+    th: Th = make_th(render_store=True, ANALYSIS_BUCKET="formats-analysis")
+    th.put("a.jpg", image_bytes(Image.new("RGB", (300, 200), (200, 30, 30))))
+    first = th.get("/th?id=a.jpg&w=60&h=60&c=7")
+    second = th.get("/th?id=a.jpg&w=60&h=60&c=7")
+    assert first["headers"]["X-Smartthumb-Store"] == "stored" and second["headers"]["X-Smartthumb-Store"] == "hit"
+    assert second["headers"]["X-Smartthumb-Region"] == "sidecar" and len(decodes) == 1
+    assert body_of(second) == body_of(first)
+
+
 def test_overwriting_the_source_never_serves_the_old_render(make_th) -> None:
     th: Th = make_th(render_store=True)
     th.put("a.jpg", image_bytes(Image.new("RGB", (300, 200), (200, 30, 30))))
@@ -135,7 +176,8 @@ def test_local_server_delivers_an_output_over_6_mb_whole(tmp_path: Path) -> None
     assert len(body) > SIX_MB
     img = Image.open(io.BytesIO(body))
     assert img.format == "PNG" and img.size == (1800, 1200)
-    assert list((tmp_path / "cache" / "smartthumb" / "renders").rglob("*.png"))  # kept in the cache folder
+    kept = [p for p in (tmp_path / "cache" / "smartthumb" / "renders").rglob("*") if p.is_file()]
+    assert [p.parent.name for p in kept] == ["noise.png"]  # kept in the cache folder, under the source
 
 
 # ------------------------------------------------------------ AnalyzeFunction removes renders

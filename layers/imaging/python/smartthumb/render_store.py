@@ -3,10 +3,15 @@
 Two stores behind one small interface: S3 (a render bucket or prefix) for
 Lambda, a folder for ``smartthumb serve``; the service uses either the same way.
 
-Why the key is what it is. :func:`render_key` is ``<prefix><quoted id>/<digest>.<ext>``
-where the digest is the response's strong ETag, which already hashes the
-render version, the source's ETag, the normalised request, the output format
-and (``c=7``) the region. So:
+Why the key is what it is. :func:`render_key` is ``<prefix><quoted id>/<digest>``
+where the digest (``smartthumb.service.store_digest``) hashes the render
+version, the source's ETag, the normalised request, what decides the output
+format (the modern formats the client accepts and the deployment allows, and
+the limits and default quality that change the output) and, for ``c=7``, the
+region. Everything but the region is known before the source is read, so a
+hit costs the source's ETag (an S3 HEAD) and the stored object, no download
+and no decode of the source. The stored object's type is its ``Content-Type``
+(S3) or read from its first bytes (folder). So:
 
 * a stale render is never served: an overwritten source has a new ETag,
   hence a new key, and the old object is simply never asked for again;
@@ -46,14 +51,15 @@ from smartthumb.aws import LazyS3Client
 
 log = logging.getLogger("smartthumb")
 
-EXTENSIONS: dict[str, str] = {
-    "image/avif": "avif",
-    "image/webp": "webp",
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/gif": "gif",
-}
-_CONTENT_TYPES = {ext: ct for ct, ext in EXTENSIONS.items()}
+#: Signatures of the formats the service writes (the folder store keeps no metadata).
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"GIF8", "image/gif"),
+    (8, b"WEBP", "image/webp"),
+    (4, b"ftypavif", "image/avif"),
+    (4, b"ftypavis", "image/avif"),
+)
 
 DEFAULT_PREFIX = "renders/"
 
@@ -70,16 +76,19 @@ def source_prefix(prefix: str, image_id: str) -> str:
     return f"{prefix}{quote(image_id, safe='')}/"
 
 
-def render_key(prefix: str, image_id: str, etag: str, content_type: str) -> str:
-    """Key of one render: the source's prefix + the response ETag's digest + the format's extension."""
-    digest = etag.removeprefix("W/").strip('"')
+def render_key(prefix: str, image_id: str, digest: str) -> str:
+    """Key of one render: the source's prefix + the render's hex digest."""
     if not digest or not all(c in "0123456789abcdef" for c in digest):
-        raise ValueError(f"a render key needs a hex ETag digest, got {etag!r}")
-    return f"{source_prefix(prefix, image_id)}{digest}.{EXTENSIONS[content_type]}"
+        raise ValueError(f"a render key needs a hex digest, got {digest!r}")
+    return f"{source_prefix(prefix, image_id)}{digest}"
 
 
-def content_type_of(key: str) -> str:
-    return _CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
+def sniff_content_type(body: bytes) -> str:
+    """The media type of an encoded thumbnail, from its first bytes."""
+    for offset, magic, content_type in _SIGNATURES:
+        if body[offset : offset + len(magic)] == magic:
+            return content_type
+    return "application/octet-stream"
 
 
 class RenderStore(Protocol):
@@ -124,7 +133,7 @@ class LocalFolderRenderStore:
         except OSError:
             log.warning("render store read failed", exc_info=True)
             return None
-        return StoredRender(key, body, content_type_of(key))
+        return StoredRender(key, body, sniff_content_type(body))
 
     def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> bool:
         path = self._path(key)
@@ -176,7 +185,7 @@ class S3RenderStore(LazyS3Client):
         except BotoCoreError as exc:
             log.warning("render store read failed: %s", exc)
             return None
-        return StoredRender(key, body, obj.get("ContentType") or content_type_of(key))
+        return StoredRender(key, body, obj.get("ContentType") or sniff_content_type(body))
 
     def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError

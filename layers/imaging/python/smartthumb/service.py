@@ -56,6 +56,26 @@ def make_etag(source_etag: str, request: ThumbRequest, fmt: str, region: RegionH
     return f'"{digest}"'
 
 
+def store_digest(
+    settings: Settings, source_etag: str, request: ThumbRequest, accept: str | None, region: RegionHint | None
+) -> str:
+    """The render store's key digest (see :mod:`smartthumb.render_store`): everything that decides the
+    output, the region aside known before the source is read."""
+    modern = negotiation.accepted_modern(accept, render.format_switches(settings))
+    parts = [
+        RENDER_VERSION,
+        source_etag,
+        request.id,
+        request.cache_key(),
+        ",".join(modern),
+        str(settings.default_quality),
+        f"{settings.max_animation_frames}x{settings.max_animation_pixels}",
+    ]
+    if region is not None:
+        parts.append(repr(region.box))
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """RFC 9110 weak comparison over a comma-separated list (or ``*``)."""
     if not if_none_match:
@@ -81,6 +101,28 @@ class ThumbnailService:
         self.store = store
         self.animation_budget = animation.AnimationBudget(settings.max_animation_frames, settings.max_animation_pixels)
 
+    def _from_store(self, request: ThumbRequest, accept: str | None, if_none_match: str | None) -> Thumbnail | None:
+        """A stored render found with the source's ETag alone (no download, no decode), or None."""
+        etag_of = getattr(self.source, "etag", None)
+        if self.store is None or etag_of is None:
+            return None
+        source_etag = etag_of(request.id)
+        key = render_key(self.store.prefix, request.id, store_digest(self.settings, source_etag, request, accept, None))
+        stored = self.store.get(key)
+        fmt = next((f for f, ct in render.CONTENT_TYPES.items() if stored and ct == stored.content_type), None)
+        if stored is None or fmt is None:
+            return None
+        etag = make_etag(source_etag, request, fmt, None)  # what rendering it would answer
+        vary = render.format_switches(self.settings).varies
+        headers = ((STORE_HEADER, "hit"),)
+        cache_control = self.settings.cache_control
+        if etag_matches(if_none_match, etag):
+            return Thumbnail(None, stored.content_type, etag, cache_control, None, vary, headers)
+        if len(stored.body) > self.settings.max_inline_bytes:
+            location = self.store.location(key)
+            return Thumbnail(None, stored.content_type, etag, cache_control, None, vary, headers, location)
+        return Thumbnail(stored.body, stored.content_type, etag, cache_control, None, vary, headers)
+
     def thumbnail(
         self,
         request: ThumbRequest,
@@ -93,6 +135,10 @@ class ThumbnailService:
         """Render ``request``; ``force_format`` overrides content negotiation (CLI ``-o``)."""
         deadline = limits.Deadline(remaining_ms)
         deadline.require(limits.RENDER_FLOOR_MS)  # no time left: 503 before touching the store
+        if force_format is None and request.crop is not CropMode.SMART_RATIO:
+            served = self._from_store(request, accept, if_none_match)
+            if served is not None:
+                return served
         source = self.source.get(request.id)
         opened = render.open_image(source.data, self.settings)
         if force_format is not None and force_format.upper() not in render.CONTENT_TYPES:
@@ -149,13 +195,15 @@ class ThumbnailService:
 
         # A temporary answer (a fallback) is not stored, as it is not cached for long.
         store = self.store if not temporary else None
-        key = render_key(store.prefix, request.id, etag, content_type) if store is not None else None
-        if store is not None and key is not None:
-            stored = store.get(key)
-            if stored is not None:
-                if len(stored.body) > self.settings.max_inline_bytes:
-                    return answer(None, (STORE_HEADER, "hit"), location=store.location(key))
-                return answer(stored.body, (STORE_HEADER, "hit"))
+        key = None
+        if store is not None and not force_format:
+            key = render_key(store.prefix, request.id, store_digest(self.settings, source.etag, request, accept, hint))
+            if hint is not None:  # c=7: looked up now that the region is known
+                stored = store.get(key)
+                if stored is not None:
+                    if len(stored.body) > self.settings.max_inline_bytes:
+                        return answer(None, (STORE_HEADER, "hit"), location=store.location(key))
+                    return answer(stored.body, (STORE_HEADER, "hit"))
 
         limits.check_plan(plan, self.settings)  # a derived side can exceed MAX_DIMENSION: 413
         deadline.require(render_ms)  # decode + resize estimated from the source pixels: 503
