@@ -306,6 +306,7 @@ STORE_CASES = (
 
 def bench_store(workdir: Path, reps: int) -> list[dict[str, object]]:
     """A stored render served (source header + store read, no decode) against rendering it, same service code."""
+    from smartthumb.accept import accepted_formats
     from smartthumb.config import Settings
     from smartthumb.render_store import LocalFolderRenderStore
     from smartthumb.request import parse_query_string, parse_th
@@ -320,15 +321,16 @@ def bench_store(workdir: Path, reps: int) -> list[dict[str, object]]:
         stored = ThumbnailService(settings, source, store=LocalFolderRenderStore(renders))
         for file, query, accept in STORE_CASES:
             request = parse_th(parse_query_string(f"id={file}&{query}&qlt={QUALITY}"), settings)
-            stored.thumbnail(request, accept=accept)  # rendered and stored once
-            assert ("X-Smartthumb-Store", "hit") in stored.thumbnail(request, accept=accept).headers
+            accepted = accepted_formats(accept)
+            stored.thumbnail(request, accepted=accepted)  # rendered and stored once
+            assert ("X-Smartthumb-Store", "hit") in stored.thumbnail(request, accepted=accepted).headers
             times: dict[str, list[float]] = {"render": [], "hit": []}
             for rep in range(reps):
                 order = ("render", "hit") if rep % 2 == 0 else ("hit", "render")
                 for kind in order:
                     service = plain if kind == "render" else stored
                     t0 = time.perf_counter()
-                    service.thumbnail(request, accept=accept)
+                    service.thumbnail(request, accepted=accepted)
                     times[kind].append(time.perf_counter() - t0)
             render_ms = statistics.median(times["render"]) * 1000
             hit_ms = statistics.median(times["hit"]) * 1000

@@ -11,8 +11,7 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from smartthumb import sidecars as sidecars_module
-from smartthumb.app_factory import build_thumbnail_app
+from smartthumb.app_factory import build_analysis_cache, build_thumbnail_app
 from smartthumb.config import Settings
 from smartthumb.local_server import LocalContext, http_api_event
 from smartthumb.placeholders import blurhash_decode
@@ -39,15 +38,18 @@ def two_tone() -> Image.Image:
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
+def app(tmp_path):
     store = tmp_path / "store"
     store.mkdir()
     (store / "two.jpg").write_bytes(image_bytes(two_tone(), quality=95))
     (store / "two.heic").write_bytes(heic_bytes(two_tone()))
-    monkeypatch.setattr(sidecars_module, "_default_analyze", PlaceholderAnalyzer())
     settings = Settings.from_env({"LOCAL_STORE": str(store), "LOCAL_ANALYSIS_STORE": str(tmp_path / "sc")})
-    app = build_thumbnail_app(settings)
-    register_preview(app, settings)
+    from smartthumb.sources import source_from_settings
+
+    source = source_from_settings(settings)
+    cache = build_analysis_cache(settings, analyze=PlaceholderAnalyzer())
+    app = build_thumbnail_app(settings, source=source, cache=cache)
+    register_preview(app, settings, source=source, cache=cache)
     return app
 
 

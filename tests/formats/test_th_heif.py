@@ -9,12 +9,11 @@ from urllib.parse import quote_plus
 import pytest
 from PIL import Image
 
-from smartthumb import sidecars as sidecars_module
 from smartthumb.config import Settings
 from tests.conftest import EVENTS, SAMPLES, as_stored
 from tests.formats.conftest import PREFIX, SOURCE, Th, body_of, image_of
 from tests.formats.sources import avif_bytes, heic_bytes
-from tests.handlers.smartcrop_fakes import FakeAnalyzer
+from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_analyzer, with_ingest_analyzer
 
 ENCODERS = {"heic": heic_bytes, "avif": avif_bytes}
 
@@ -99,11 +98,11 @@ def block(kind: str) -> bytes:
 
 
 @pytest.mark.parametrize("kind", ["heic", "avif"])
-def test_c7_on_heic_and_avif(make_th, monkeypatch: pytest.MonkeyPatch, s3, kind: str) -> None:
+def test_c7_on_heic_and_avif(make_th, s3, kind: str) -> None:
     fake = FakeAnalyzer(roi=(0.8, 0.3, 0.13, 0.4))  # the red block, as a model would find it
-    monkeypatch.setattr(sidecars_module, "_default_analyze", fake)
     s3.create_bucket(Bucket="formats-analysis")
     th: Th = make_th(ANALYSIS_BUCKET="formats-analysis")
+    with_analyzer(th.fn, fake)
     th.put(f"block.{kind}", block(kind))
     smart = th.get(f"/th?id=block.{kind}&w=100&h=200&c=7", accept="image/png")
     assert smart["headers"]["X-Smartthumb-Region"] == "computed"
@@ -138,7 +137,7 @@ def put_event(key: str, etag: str, size: int) -> dict:
 
 
 @pytest.fixture
-def analyze_env(s3, monkeypatch):
+def analyze_env(s3, monkeypatch, no_model_preload):
     s3.create_bucket(Bucket=SOURCE)
     s3.create_bucket(Bucket="formats-analysis")
     monkeypatch.setenv("SOURCE_BUCKET", SOURCE)
@@ -155,9 +154,7 @@ def sidecar(s3, key: str) -> dict:
 @pytest.mark.parametrize("kind", ["heic", "avif"])
 def test_analyze_function_on_heic_and_avif_uploads(analyze_env, function_loader, lambda_context, kind: str) -> None:
     s3 = analyze_env
-    fn = function_loader("analyze")
-    fake = FakeAnalyzer()
-    fn.ingestor.analyze = fake
+    fn = with_ingest_analyzer(function_loader("analyze"), FakeAnalyzer())
     data = ENCODERS[kind](as_stored(quadrants(), 8), orientation=8)
     key = f"{PREFIX}phone.{kind}"
     etag = s3.put_object(Bucket=SOURCE, Key=key, Body=data)["ETag"].strip('"')
@@ -170,9 +167,13 @@ def test_analyze_function_on_heic_and_avif_uploads(analyze_env, function_loader,
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_real_analysis_of_a_heic_photo(analyze_env, function_loader, lambda_context) -> None:
+def test_real_analysis_of_a_heic_photo(s3, monkeypatch, function_loader, lambda_context) -> None:
     """The models on a HEIC phone photo (the astronaut sample re-encoded): a face, a placeholder."""
-    s3 = analyze_env
+    s3.create_bucket(Bucket=SOURCE)
+    s3.create_bucket(Bucket="formats-analysis")
+    for name, value in (("SOURCE_BUCKET", SOURCE), ("SOURCE_PREFIX", PREFIX), ("ANALYSIS_BUCKET", "formats-analysis")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ANALYSIS_PREFIX", "analysis/")
     fn = function_loader("analyze")
     data = heic_bytes(Image.open(SAMPLES / "astronaut.jpg").convert("RGB"))
     key = f"{PREFIX}astronaut.heic"

@@ -17,7 +17,7 @@ from smartthumb import render
 from smartthumb.render_store import source_prefix
 from tests.conftest import EVENTS, REPO, image_bytes, serve_subprocess
 from tests.formats.conftest import PREFIX, RENDERS, SOURCE, Th, body_of, image_of
-from tests.handlers.smartcrop_fakes import FakeAnalyzer
+from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_analyzer, with_ingest_analyzer
 
 SIX_MB = 6 * 1024 * 1024
 
@@ -84,12 +84,10 @@ def test_a_hit_reads_neither_the_source_nor_its_header(make_th, monkeypatch: pyt
     assert missing["statusCode"] == 404
 
 
-def test_c7_is_stored_with_its_region(make_th, monkeypatch: pytest.MonkeyPatch, s3, decodes: list[int]) -> None:
-    from smartthumb import sidecars as sidecars_module
-
-    monkeypatch.setattr(sidecars_module, "_default_analyze", FakeAnalyzer(roi=(0.8, 0.3, 0.13, 0.4)))
+def test_c7_is_stored_with_its_region(make_th, s3, decodes: list[int]) -> None:
     s3.create_bucket(Bucket="formats-analysis")
     th: Th = make_th(render_store=True, ANALYSIS_BUCKET="formats-analysis")
+    with_analyzer(th.fn, FakeAnalyzer(roi=(0.8, 0.3, 0.13, 0.4)))
     th.put("a.jpg", image_bytes(Image.new("RGB", (300, 200), (200, 30, 30))))
     first = th.get("/th?id=a.jpg&w=60&h=60&c=7")
     second = th.get("/th?id=a.jpg&w=60&h=60&c=7")
@@ -142,15 +140,24 @@ def test_without_a_store_a_large_output_is_still_capped(make_th) -> None:
     assert json.loads(body_of(result))["error"]["code"] == "OutputTooLarge"
 
 
-def test_fallback_answers_are_not_stored(make_th, monkeypatch: pytest.MonkeyPatch, s3) -> None:
+def test_fallback_answers_are_not_stored(make_th, s3) -> None:
     """A blind-ratio fallback for c=7 is cached briefly and never written to the store."""
-    from smartthumb import sidecars as sidecars_module
+    import threading
 
-    monkeypatch.setattr(sidecars_module, "_default_analyze", FakeAnalyzer(delay_s=2.0))
+    release = threading.Event()
+    fake = FakeAnalyzer()
+
+    def slow(data, ratios, settings):
+        release.wait(5)  # longer than the analysis budget
+        return fake(data, ratios, settings)
+
     s3.create_bucket(Bucket="formats-analysis")
     th: Th = make_th(render_store=True, ANALYSIS_BUCKET="formats-analysis", ANALYSIS_TIME_BUDGET_MS="100")
+    with_analyzer(th.fn, slow)
     th.put("a.jpg", image_bytes(Image.new("RGB", (300, 200), (200, 30, 30))))
     result = th.get("/th?id=a.jpg&w=60&h=60&c=7")
+    release.set()
+    th.fn.cache.wait_idle(10)
     assert result["headers"]["X-Smartthumb-Region"] == "fallback"
     assert "X-Smartthumb-Store" not in result["headers"] and stored_keys(th) == []
 
@@ -197,7 +204,7 @@ def s3_event(key: str, name: str, etag: str | None = None, size: int | None = No
 
 @pytest.mark.parametrize("event_name", ["ObjectRemoved:Delete", "ObjectCreated:Put"])
 def test_delete_or_overwrite_event_removes_the_sources_renders(
-    make_th, function_loader, lambda_context, monkeypatch: pytest.MonkeyPatch, s3, event_name: str
+    make_th, function_loader, lambda_context, monkeypatch: pytest.MonkeyPatch, s3, no_model_preload, event_name: str
 ) -> None:
     th: Th = make_th(render_store=True)
     th.put("a.jpg", image_bytes(Image.new("RGB", (300, 200), (200, 30, 30))))
@@ -209,8 +216,7 @@ def test_delete_or_overwrite_event_removes_the_sources_renders(
 
     s3.create_bucket(Bucket="formats-analysis")
     monkeypatch.setenv("ANALYSIS_BUCKET", "formats-analysis")
-    analyze = function_loader("analyze")
-    analyze.ingestor.analyze = FakeAnalyzer()
+    analyze = with_ingest_analyzer(function_loader("analyze"), FakeAnalyzer())
     key = PREFIX + "a.jpg"
     if event_name.startswith("ObjectRemoved"):
         s3.delete_object(Bucket=SOURCE, Key=key)

@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -212,6 +213,24 @@ class S3RenderStore(LazyS3Client):
 
     def location(self, key: str) -> str:
         return self.base_url + quote(key, safe="/")  # "%" quoted too: the id's %2F must reach the store as written
+
+
+def forget_renders(store: RenderStore, image_id: str, metric: Callable[[str, float], None] | None = None) -> int:
+    """Delete every render of ``image_id`` (its source was deleted or overwritten): the number
+    removed, or -1 when the store failed. A failure is only logged: the renders' keys carry the
+    old ETag, so they are never served again, and the lifecycle rule expires them."""
+    try:
+        removed = store.delete_renders(image_id)
+    except Exception as exc:  # boto3/OS errors
+        log.warning("could not delete the renders of %r: %s", image_id, exc)
+        if metric is not None:
+            metric("RenderDeleteFailed", 1)
+        return -1
+    if removed:
+        log.info("%d stored render(s) of %r deleted", removed, image_id)
+        if metric is not None:
+            metric("RendersDeleted", removed)
+    return removed
 
 
 def render_store_from_settings(settings: Any, client: Any | None = None) -> RenderStore | None:

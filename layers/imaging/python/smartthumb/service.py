@@ -9,6 +9,7 @@ a matching ``If-None-Match`` is answered before any pixel is decoded.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from smartthumb import __version__, animation, limits, negotiation, render
@@ -57,11 +58,16 @@ def make_etag(source_etag: str, request: ThumbRequest, fmt: str, region: RegionH
 
 
 def store_digest(
-    settings: Settings, source_etag: str, request: ThumbRequest, accept: str | None, region: RegionHint | None
+    settings: Settings,
+    source_etag: str,
+    request: ThumbRequest,
+    accepted: Collection[str],
+    region: RegionHint | None,
 ) -> str:
     """The render store's key digest (see :mod:`smartthumb.render_store`): everything that decides the
     output, the region aside known before the source is read."""
-    modern = negotiation.accepted_modern(accept, render.format_switches(settings))
+    switches = render.format_switches(settings)
+    modern = [fmt for fmt in negotiation.MODERN if fmt in accepted and switches.enabled(fmt)]
     parts = [
         RENDER_VERSION,
         source_etag,
@@ -101,13 +107,16 @@ class ThumbnailService:
         self.store = store
         self.animation_budget = animation.AnimationBudget(settings.max_animation_frames, settings.max_animation_pixels)
 
-    def _from_store(self, request: ThumbRequest, accept: str | None, if_none_match: str | None) -> Thumbnail | None:
+    def _from_store(
+        self, request: ThumbRequest, accepted: Collection[str], if_none_match: str | None
+    ) -> Thumbnail | None:
         """A stored render found with the source's ETag alone (no download, no decode), or None."""
         etag_of = getattr(self.source, "etag", None)
         if self.store is None or etag_of is None:
             return None
         source_etag = etag_of(request.id)
-        key = render_key(self.store.prefix, request.id, store_digest(self.settings, source_etag, request, accept, None))
+        digest = store_digest(self.settings, source_etag, request, accepted, None)
+        key = render_key(self.store.prefix, request.id, digest)
         stored = self.store.get(key)
         fmt = next((f for f, ct in render.CONTENT_TYPES.items() if stored and ct == stored.content_type), None)
         if stored is None or fmt is None:
@@ -127,16 +136,20 @@ class ThumbnailService:
         self,
         request: ThumbRequest,
         *,
-        accept: str | None = None,
+        accepted: frozenset[str] = frozenset(),
         if_none_match: str | None = None,
         remaining_ms: int | None = None,
         force_format: str | None = None,
     ) -> Thumbnail:
-        """Render ``request``; ``force_format`` overrides content negotiation (CLI ``-o``)."""
+        """Render ``request``; ``force_format`` overrides content negotiation (CLI ``-o``).
+
+        ``accepted`` holds the negotiated output formats the client takes
+        (:func:`smartthumb.accept.accepted_formats`, parsed at the HTTP edge).
+        """
         deadline = limits.Deadline(remaining_ms)
         deadline.require(limits.RENDER_FLOOR_MS)  # no time left: 503 before touching the store
         if force_format is None and request.crop is not CropMode.SMART_RATIO:
-            served = self._from_store(request, accept, if_none_match)
+            served = self._from_store(request, accepted, if_none_match)
             if served is not None:
                 return served
         source = self.source.get(request.id)
@@ -151,7 +164,7 @@ class ThumbnailService:
         fmt = (
             force_format.upper()
             if force_format
-            else render.choose_format(opened, accept, self.settings, request.pad_color, animated=animated)
+            else render.choose_format(opened, accepted, self.settings, request.pad_color, animated=animated)
         )
         if verdict is not None:
             headers.append((ANIMATION_HEADER, verdict if verdict != animation.KEPT or animated else "first-frame"))
@@ -171,9 +184,10 @@ class ThumbnailService:
         format_fell_back = False
         if fmt == "AVIF" and not avif_fits(plan.canvas.area, None if left is None else int(left - render_ms)):
             # AVIF would not be encoded in time: the next format the client takes, said in a header.
-            accepted = negotiation.accepted_formats(accept) - {"AVIF"}
             fmt = negotiation.choose(
-                accepted, render.format_switches(self.settings), alpha=render.keeps_alpha(opened, request.pad_color)
+                set(accepted) - {"AVIF"},
+                render.format_switches(self.settings),
+                alpha=render.keeps_alpha(opened, request.pad_color),
             )
             headers.append((FORMAT_FALLBACK_HEADER, f"AVIF over the time budget; {fmt} instead"))
             format_fell_back = True
@@ -197,7 +211,9 @@ class ThumbnailService:
         store = self.store if not temporary else None
         key = None
         if store is not None and not force_format:
-            key = render_key(store.prefix, request.id, store_digest(self.settings, source.etag, request, accept, hint))
+            key = render_key(
+                store.prefix, request.id, store_digest(self.settings, source.etag, request, accepted, hint)
+            )
             if hint is not None:  # c=7: looked up now that the region is known
                 stored = store.get(key)
                 if stored is not None:
@@ -208,17 +224,14 @@ class ThumbnailService:
         limits.check_plan(plan, self.settings)  # a derived side can exceed MAX_DIMENSION: 413
         deadline.require(render_ms)  # decode + resize estimated from the source pixels: 503
         qlt = request.quality or self.settings.default_quality
-        cap = (
-            self.settings.output_cap
-            if store is not None
-            else min(self.settings.output_cap, self.settings.max_inline_bytes)
-        )
+        # With a store, a body over what a response carries is served from there (a redirect).
+        cap = self.settings.max_output_bytes if store is not None else self.settings.output_cap
         if animated:
             body = animation.render_animation(
                 opened.image, plan, request.pad_color, fmt, output_quality(fmt, qlt), cap
             ).body
         else:
-            image = render.execute(opened, plan, request.pad_color)
+            image = render.execute(opened, plan, request.pad_color, deadline)  # checked between steps too
             body = render.encode(image, fmt, qlt, opened.icc_profile, cap)
 
         if store is None or key is None:
