@@ -13,11 +13,10 @@ from urllib.parse import unquote
 import pytest
 from PIL import Image
 
+from infra.rie import run
 from smartthumb.local_server import http_api_event
 from tests.formats.sources import heic_bytes
-from tests.runtime.conftest import load_runner
 
-run = load_runner()
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 SIX_MB = 6 * 1024 * 1024
 

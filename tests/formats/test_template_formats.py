@@ -7,19 +7,17 @@ from typing import Any
 
 import pytest
 
+from infra.rie import run
 from smartthumb.config import ConfigError, Settings
-from tests.template.conftest import runner
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    from tests.template.conftest import REPO
-
-    return runner().load_template(REPO / "template.yaml")
+    return run.load_template(run.REPO / "template.yaml")
 
 
 def test_render_store_environment_and_caps() -> None:
-    spec = runner().function_spec("ThumbnailFunction", env_json=None)
+    spec = run.function_spec("ThumbnailFunction", env_json=None)
     env = spec.environment
     assert env["RENDER_PREFIX"] == "renders/"
     assert env["RENDER_BUCKET"] == env["ANALYSIS_BUCKET"]
@@ -28,10 +26,10 @@ def test_render_store_environment_and_caps() -> None:
     assert int(env["MAX_OUTPUT_BYTES"]) > 6 * 2**20
     settings = Settings.from_env(env)  # the template's values are valid settings
     assert settings.output_cap == int(env["MAX_OUTPUT_BYTES"])
-    off = runner().function_spec("ThumbnailFunction", env_json=None, parameter_overrides={"RenderPrefix": ""})
+    off = run.function_spec("ThumbnailFunction", env_json=None, parameter_overrides={"RenderPrefix": ""})
     assert off.environment["RENDER_BUCKET"] == ""
     assert Settings.from_env(off.environment).output_cap == int(env["MAX_INLINE_BYTES"])
-    analyze = runner().function_spec("AnalyzeFunction", env_json=None).environment
+    analyze = run.function_spec("AnalyzeFunction", env_json=None).environment
     assert analyze["RENDER_BUCKET"] == env["RENDER_BUCKET"]  # it removes a changed source's renders
 
 
