@@ -172,9 +172,10 @@ def test_s3_put_event_writes_the_sidecar_and_th_c7_uses_it(
     stored = thumbnail.invoke(event("analysis_get.json")).payload  # GET /analysis?id=astronaut.jpg
     assert stored["statusCode"] == 200
     assert stored["headers"]["X-Smartthumb-Analysis"] == "sidecar"
-    body = json.loads(stored["body"])
-    assert body.pop("placeholder") == doc["analysis"]["placeholder"]  # {"blurhash", "color"}
-    assert body == doc["azure"]
+    answer = json.loads(stored["body"])  # the Azure answer plus the deciding region (smartthumb.focus)
+    assert {k: answer[k] for k in doc["azure"]} == doc["azure"]
+    assert answer["regionOrigin"] == "faces" and answer["faces"][0]["score"] > 0.5
+    assert answer["placeholder"] == doc["analysis"]["placeholder"]  # {"blurhash", "color"}
 
 
 @pytest.mark.parametrize(

@@ -82,8 +82,25 @@ def test_one_parameter_picks_the_functions_and_the_layers_architecture(
 def test_http_api_routes(template: dict[str, Any]) -> None:
     events = template["Resources"]["ThumbnailFunction"]["Properties"]["Events"]
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values() if e["Type"] == "HttpApi"}
-    assert routes == {("GET", "/th"), ("HEAD", "/th"), ("GET", "/analysis"), ("POST", "/computervision/{proxy+}")}
+    assert routes == {
+        ("GET", "/th"),
+        ("HEAD", "/th"),
+        ("GET", "/analysis"),
+        ("PUT", "/analysis"),
+        ("POST", "/computervision/{proxy+}"),
+    }
     assert all(e["Properties"]["ApiId"] == {"Ref": "HttpApi"} for e in events.values())
+
+
+def test_only_the_manual_region_route_is_iam_authorised(template: dict[str, Any]) -> None:
+    events = template["Resources"]["ThumbnailFunction"]["Properties"]["Events"]
+    auth = {
+        e["Properties"]["Method"] + " " + e["Properties"]["Path"]: e["Properties"].get("Auth") for e in events.values()
+    }
+    assert auth.pop("PUT /analysis") == {"Authorizer": "AWS_IAM"}
+    assert set(auth.values()) == {None}
+    api_auth = template["Resources"]["HttpApi"]["Properties"]["Auth"]
+    assert api_auth == {"EnableIamAuthorizer": True}  # no DefaultAuthorizer: /th stays public
 
 
 def test_s3_notifications_filter_on_the_source_prefix(template: dict[str, Any]) -> None:
