@@ -48,15 +48,15 @@ def error_of(result) -> dict:
     return json.loads(result["body"])["error"]
 
 
-def test_event_file_fit_gives_webp_when_accepted(thumbnail_fn, lambda_context):
-    event = json.loads((EVENTS / "th_fit.json").read_text())
+def test_event_file_fit_gives_avif_when_accepted(thumbnail_fn, lambda_context):
+    event = json.loads((EVENTS / "th_fit.json").read_text())  # Accept: image/avif,image/webp,*/*
     result = thumbnail_fn.handler(event, lambda_context)
     assert result["statusCode"] == 200
-    assert result["headers"]["Content-Type"] == "image/webp"
+    assert result["headers"]["Content-Type"] == "image/avif"
     assert result["headers"]["Vary"] == "Accept"
     assert result["headers"]["Cache-Control"] == "public, max-age=600"
     img = decode(result)
-    assert img.format == "WEBP" and img.size == (200, 200)
+    assert img.format == "AVIF" and img.size == (200, 200)
 
 
 @pytest.mark.parametrize(

@@ -299,8 +299,11 @@ def test_output_cap_cannot_be_set_past_the_lambda_payload() -> None:
     from smartthumb.config import ConfigError
 
     with pytest.raises(ConfigError):
-        Settings.from_env({"MAX_OUTPUT_BYTES": "4700000"})
-    assert Settings.from_env({"MAX_OUTPUT_BYTES": "4600000"}).max_output_bytes == 4_600_000
+        Settings.from_env({"MAX_INLINE_BYTES": "4700000"})
+    assert Settings.from_env({"MAX_INLINE_BYTES": "4600000"}).max_inline_bytes == 4_600_000
+    # Without a render store a larger MAX_OUTPUT_BYTES still stops at what fits a response.
+    assert Settings.from_env({"MAX_OUTPUT_BYTES": "9000000"}).output_cap == 4_300_000
+    assert Settings.from_env({"MAX_OUTPUT_BYTES": "9000000", "RENDER_BUCKET": "r"}).output_cap == 9_000_000
 
 
 @pytest.mark.slow
@@ -318,5 +321,5 @@ def test_the_largest_answer_fits_the_lambda_response_payload(make_fn) -> None:
     fn.put("noise.jpg", buf.getvalue())
     result = fn.get("/th?id=noise.jpg&w=2400&p=0&qlt=100")
     assert result["statusCode"] == 200, result["body"][:200]
-    assert len(base64.b64decode(result["body"])) <= Settings().max_output_bytes
+    assert len(base64.b64decode(result["body"])) <= Settings().output_cap
     assert len(json.dumps(result).encode()) < 6 * 2**20

@@ -175,6 +175,7 @@ def test_s3_put_event_writes_the_sidecar_and_th_c7_uses_it(
     answer = json.loads(stored["body"])  # the Azure answer plus the deciding region (smartthumb.focus)
     assert {k: answer[k] for k in doc["azure"]} == doc["azure"]
     assert answer["regionOrigin"] == "faces" and answer["faces"][0]["score"] > 0.5
+    assert answer["placeholder"] == doc["analysis"]["placeholder"]  # {"blurhash", "color"}
 
 
 @pytest.mark.parametrize(

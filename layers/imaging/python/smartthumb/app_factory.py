@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from smartthumb.config import Settings
 from smartthumb.http_api import build_app
+from smartthumb.render_store import render_store_from_settings
 from smartthumb.service import ThumbnailService
 from smartthumb.sidecars import AnalysisCache, AnalyzeFn, SidecarStore, store_from_settings
 from smartthumb.sources import ImageSource, source_from_settings
@@ -50,7 +51,8 @@ def build_thumbnail_app(
     source = source or source_from_settings(settings, client=s3_client)
     # c=7: the precomputed sidecar when current, else analysis on the fly (written back).
     cache = cache or build_analysis_cache(settings, analyze=analyze, s3_client=s3_client, on_metric=on_metric)
-    service = ThumbnailService(settings, source, cache)
+    renders = render_store_from_settings(settings, client=s3_client)
+    service = ThumbnailService(settings, source, cache, store=renders)
     app = build_app(settings, service, on_metric=on_metric)
     register_azure_routes(app, settings, source=source, cache=cache, on_metric=on_metric)
     from smartthumb.focus_routes import register_focus_routes

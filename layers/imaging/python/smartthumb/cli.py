@@ -7,6 +7,8 @@ stable.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -18,7 +20,7 @@ from smartthumb import focus_cli, signing_cli
 from smartthumb.config import ConfigError, Settings
 from smartthumb.errors import ThumbError
 
-EXTENSION_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+EXTENSION_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".avif": "AVIF", ".gif": "GIF"}
 
 
 def _settings(store: str | None = None) -> Settings:
@@ -27,6 +29,12 @@ def _settings(store: str | None = None) -> Settings:
         env["LOCAL_STORE"] = store
         env["SOURCE_BUCKET"] = ""
     return Settings.from_env(env)
+
+
+def _cache_folder(kind: str, settings: Settings) -> Path:
+    """A per-image-store folder in the user's cache (never inside the image store)."""
+    base = Path(settings.cache_home or Path.home() / ".cache") / "smartthumb" / kind
+    return base / hashlib.sha256((settings.local_store or "samples").encode()).hexdigest()[:12]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -39,6 +47,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: --store {args.store} is not a folder", file=sys.stderr)
         return 2
     settings = _settings(args.store)
+    if not settings.has_render_store:
+        # Rendered thumbnails kept in a folder, as the render bucket keeps them on AWS.
+        settings = dataclasses.replace(settings, local_render_store=str(_cache_folder("renders", settings)))
     source = source_from_settings(settings)
     cache = build_analysis_cache(settings)
     app = build_thumbnail_app(settings, source=source, cache=cache)

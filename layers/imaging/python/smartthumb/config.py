@@ -75,10 +75,16 @@ class Settings:
     max_source_bytes: int = 50 * 1024 * 1024
     #: MAX_SOURCE_PIXELS: largest source width*height decoded.
     max_source_pixels: int = 100_000_000
-    #: MAX_ANIMATION_FRAMES: frames an animation may have (only the first is used).
+    #: MAX_ANIMATION_FRAMES: frames an animation may have to stay animated (more: the first frame).
     max_animation_frames: int = 1000
-    #: MAX_OUTPUT_BYTES: encoded output cap (Lambda's 6 MB counts base64).
-    max_output_bytes: int = 4_300_000
+    #: MAX_ANIMATION_PIXELS: frames x source pixels an animation may have to stay animated.
+    max_animation_pixels: int = 200_000_000
+    #: MAX_OUTPUT_BYTES: largest encoded thumbnail. Over MAX_INLINE_BYTES it is
+    #: served from the render store (a redirect), so without a store the cap is
+    #: MAX_INLINE_BYTES (see :attr:`output_cap`).
+    max_output_bytes: int = 32 * 1024 * 1024
+    #: MAX_INLINE_BYTES: largest body returned in the response itself (Lambda's 6 MB counts base64).
+    max_inline_bytes: int = 4_300_000
     #: DEFAULT_QUALITY: JPEG/WebP quality when ``qlt`` is absent.
     default_quality: int = 85
     #: CACHE_CONTROL: Cache-Control of successful responses; template.yaml sets the same
@@ -88,6 +94,14 @@ class Settings:
     fallback_cache_control: str = "public, max-age=300"
     #: ENABLE_WEBP: answer with WebP when ``Accept`` allows it.
     enable_webp: bool = True
+    #: ENABLE_AVIF: answer with AVIF when ``Accept`` allows it (and the encode fits the deadline).
+    enable_avif: bool = True
+    #: RENDER_BUCKET: bucket of the render store ("" = no S3 render store).
+    render_bucket: str = ""
+    #: RENDER_PREFIX: key prefix of stored renders (also the CloudFront path they are served under).
+    render_prefix: str = "renders/"
+    #: LOCAL_RENDER_STORE: folder used as the render store when no bucket is set ("" = none).
+    local_render_store: str = ""
     #: SMARTCROP_ASPECT_RATIOS: ratios precomputed on upload.
     smartcrop_aspect_ratios: tuple[float, ...] = (0.75, 1.0, 1.5, 1.78)
     #: SIGNING_SECRET: HMAC key; empty disables signed URLs.
@@ -110,6 +124,15 @@ class Settings:
     cache_home: str = ""
     #: SMARTTHUMB_MODELS_DIR: a folder searched first for the ONNX model files (tests, local overrides).
     models_dir: str = ""
+
+    @property
+    def has_render_store(self) -> bool:
+        return bool(self.render_bucket or self.local_render_store)
+
+    @property
+    def output_cap(self) -> int:
+        """Largest output encoded: MAX_OUTPUT_BYTES with a render store, else what fits a response."""
+        return self.max_output_bytes if self.has_render_store else min(self.max_output_bytes, self.max_inline_bytes)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,11 +157,17 @@ class Settings:
             max_source_bytes=_int(env, "MAX_SOURCE_BYTES", cls.max_source_bytes),
             max_source_pixels=_int(env, "MAX_SOURCE_PIXELS", cls.max_source_pixels),
             max_animation_frames=_int(env, "MAX_ANIMATION_FRAMES", cls.max_animation_frames),
+            max_animation_pixels=_int(env, "MAX_ANIMATION_PIXELS", cls.max_animation_pixels),
             max_output_bytes=_int(env, "MAX_OUTPUT_BYTES", cls.max_output_bytes),
+            max_inline_bytes=_int(env, "MAX_INLINE_BYTES", cls.max_inline_bytes),
             default_quality=_int(env, "DEFAULT_QUALITY", cls.default_quality),
             cache_control=env.get("CACHE_CONTROL", "").strip() or cls.cache_control,
             fallback_cache_control=env.get("FALLBACK_CACHE_CONTROL", "").strip() or cls.fallback_cache_control,
             enable_webp=_bool(env, "ENABLE_WEBP", cls.enable_webp),
+            enable_avif=_bool(env, "ENABLE_AVIF", cls.enable_avif),
+            render_bucket=env.get("RENDER_BUCKET", "").strip(),
+            render_prefix=env.get("RENDER_PREFIX", "").strip() or cls.render_prefix,
+            local_render_store=env.get("LOCAL_RENDER_STORE", "").strip(),
             smartcrop_aspect_ratios=ratios,
             signing_secret=env.get("SIGNING_SECRET", ""),
             signing_secret_parameter=env.get("SIGNING_SECRET_PARAMETER", "").strip() or _signing_ref(env, arn=False),
@@ -161,10 +190,25 @@ class Settings:
                 raise ConfigError(f"{f.name} must be positive, got {value}")
         if not 1 <= self.default_quality <= 100:
             raise ConfigError("DEFAULT_QUALITY must be within 1..100")
-        if self.max_output_bytes > 4_600_000:
+        if self.max_inline_bytes > 4_600_000:
             # Lambda's 6 MB (6 291 456 bytes) response counts the base64 body
             # (4/3 of the image) and the JSON around it.
-            raise ConfigError("MAX_OUTPUT_BYTES must be at most 4600000 (base64 must fit Lambda's 6 MB response)")
+            raise ConfigError("MAX_INLINE_BYTES must be at most 4600000 (base64 must fit Lambda's 6 MB response)")
+        if self.max_output_bytes > 256 * 1024 * 1024:
+            raise ConfigError("MAX_OUTPUT_BYTES must be at most 268435456")
+        if self.render_prefix.startswith("/") or not self.render_prefix.endswith("/"):
+            raise ConfigError("RENDER_PREFIX must not start with '/' and must end with '/'")
+        if self.render_bucket and self.render_bucket == self.analysis_bucket:
+            a, r = self.analysis_prefix, self.render_prefix
+            if a.startswith(r) or r.startswith(a):
+                raise ConfigError("RENDER_PREFIX and ANALYSIS_PREFIX overlap in the same bucket")
+        if (
+            self.render_bucket
+            and self.render_bucket == self.source_bucket
+            and self.render_prefix.startswith(self.source_prefix)
+        ):
+            # Renders written under the watched prefix would be analysed (and render again).
+            raise ConfigError("RENDER_PREFIX lies under SOURCE_PREFIX in the same bucket: the trigger would loop")
         if self.max_dimension > 16383:
             # WebP cannot encode a side over 16383 px (JPEG: 65535): a larger
             # canvas would fail in the encoder instead of as a clean 413.
@@ -198,5 +242,7 @@ class Settings:
         return None
 
     def is_analysis_output(self, bucket: str, key: str) -> bool:
-        """Whether ``bucket``/``key`` is a sidecar this service wrote (never analysed)."""
+        """Whether ``bucket``/``key`` is a sidecar or a stored render this service wrote (never analysed)."""
+        if self.render_bucket and bucket == self.render_bucket and key.startswith(self.render_prefix):
+            return True
         return bool(self.analysis_bucket) and bucket == self.analysis_bucket and key.startswith(self.analysis_prefix)

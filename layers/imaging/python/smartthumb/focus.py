@@ -221,4 +221,6 @@ def analysis_document(sidecar: Any) -> dict[str, Any]:
         ],
         "embeddedRegions": list(analysis.get("embeddedRegions") or []),
         "manualRegion": None if not manual else {k: manual[k] for k in ("x", "y", "w", "h", "setAt") if k in manual},
+        # The lazy-loading placeholder ({"blurhash", "color"}, smartthumb.placeholders), when analysed.
+        "placeholder": analysis.get("placeholder") if isinstance(analysis.get("placeholder"), dict) else None,
     }

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from smartthumb.accept import accepted_formats
 from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
+from smartthumb.render_store import LocalFolderRenderStore
 from smartthumb.request import parse_query_string, parse_th
 from smartthumb.service import ThumbnailService
 from smartthumb.signing import query_pairs, verifier_from_settings
@@ -56,6 +59,25 @@ def _remaining_ms(app: APIGatewayHttpResolver) -> int | None:
         return int(getter())
     except (TypeError, ValueError):
         return None
+
+
+def register_render_route(app: APIGatewayHttpResolver, store: LocalFolderRenderStore) -> None:
+    """``GET /<prefix>...``: stored renders from a folder store (``smartthumb serve``), where a
+    redirect for an oversized thumbnail points. On AWS, CloudFront serves that path from the bucket."""
+    pattern = "/" + re.escape(store.prefix) + ".+"
+
+    @app.get(pattern)
+    def stored_render() -> Response:
+        key = unquote(app.current_event.path.removeprefix("/"))
+        stored = store.get(key)
+        if stored is None:
+            return error_response(404, "NotFound", "no stored render at this path")
+        return Response(
+            status_code=200,
+            content_type=stored.content_type,
+            body=stored.body,
+            headers={"Cache-Control": "public, max-age=31536000, immutable"},
+        )
 
 
 def build_app(
@@ -100,11 +122,19 @@ def build_app(
             headers["Vary"] = "Accept"
         if result.region_origin:
             headers["X-Smartthumb-Region"] = result.region_origin
+        headers.update(result.headers)
+        if result.location is not None:
+            # Over what a Lambda response carries: the stored render, one redirect away.
+            metric("Redirected")
+            return Response(status_code=307, headers={**headers, "Location": result.location}, body="")
         if result.body is None:
             metric("NotModified")
             return Response(status_code=304, headers=headers, body="")
         metric("Rendered")
         return Response(status_code=200, content_type=result.content_type, body=result.body, headers=headers)
+
+    if isinstance(service.store, LocalFolderRenderStore):
+        register_render_route(app, service.store)
 
     @app.exception_handler(ThumbError)
     def handle_thumb_error(exc: ThumbError) -> Response:

@@ -3,6 +3,9 @@
 The AnalyzeFunction handler parses nothing itself: it hands each S3 event
 record (a plain mapping) or the whole Batch Operations event to this module.
 
+Size: just over 400 lines because every effect of one source event (its sidecar
+written or deleted, its stored renders removed) is decided in one place.
+
 Delivery rules this module keeps:
 
 * Keys in S3 events are URL-encoded as form values (``+`` for a space,
@@ -37,6 +40,7 @@ from urllib.parse import unquote_plus
 from smartthumb.aws import LazyS3Client, S3Failure, S3Fault, object_has_etag
 from smartthumb.config import ConfigError, Settings
 from smartthumb.errors import SourceTooLarge, SourceUnavailable, ThumbError
+from smartthumb.render_store import RenderStore, forget_renders, render_store_from_settings
 from smartthumb.sidecars import (
     ANALYZER_VERSION,
     AnalyzeFn,
@@ -195,10 +199,12 @@ class Ingestor:
         *,
         analyze: AnalyzeFn | None = None,
         on_metric: Metric | None = None,
+        renders: RenderStore | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.reader = reader
+        self.renders = renders
         if analyze is None:
             from smartthumb.analysis.analyzer import analyze_image as analyze
         self.analyze: AnalyzeFn = analyze
@@ -212,7 +218,7 @@ class Ingestor:
         """Why ``bucket``/``key`` is not ours to analyse, or ``None``."""
         s = self.settings
         if s.is_analysis_output(bucket, key):
-            return "own output (a sidecar)"
+            return "own output (a sidecar or a stored render)"
         if s.source_bucket and bucket != s.source_bucket:
             return "not the source bucket"
         if not key.startswith(s.source_prefix):
@@ -257,6 +263,8 @@ class Ingestor:
             log.info("ignored %s of %r: %s", event.event_name, event.key, reason)
             self.metric("EventIgnored")
             return IngestResult(Outcome.IGNORED, event.key, reason)
+        if self.renders is not None:  # a deleted or overwritten source's stored thumbnails go
+            forget_renders(self.renders, event.key[len(self.settings.source_prefix) :], self.metric)
         if event.kind == "removed":
             return self.removed(event)
         return self.created(event)
@@ -395,4 +403,5 @@ def build_ingestor(
 ) -> Ingestor:
     store = S3SidecarStore(settings.analysis_bucket, settings.analysis_prefix, client=client)
     reader = S3ObjectReader(settings.max_source_bytes, client=client)
-    return Ingestor(settings, store, reader, analyze=analyze, on_metric=on_metric)
+    renders = render_store_from_settings(settings, client=client)  # a source's delete/overwrite removes its renders
+    return Ingestor(settings, store, reader, analyze=analyze, on_metric=on_metric, renders=renders)

@@ -16,8 +16,11 @@ which shows a person at a glance when an image failed.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,11 +113,37 @@ def _box_style(box: Box, size: Size, colour: str) -> str:
     )
 
 
-def _img(src: str, expected: Size, alt: str, css: str = "") -> str:
+def _img(src: str, expected: Size, alt: str, css: str = "", style: str = "") -> str:
+    styled = f' style="{html.escape(style)}"' if style else ""
     return (
-        f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" class="{css}" '
+        f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" class="{css}"{styled} '
         f'data-expected="{expected.width}x{expected.height}" loading="eager">'
     )
+
+
+def placeholder_style(sidecar: Any, size: Size) -> str:
+    """CSS painting the sidecar's placeholder (dominant colour, then the decoded BlurHash)
+    behind an image while it loads; "" when there is none."""
+    raw = (getattr(sidecar, "analysis", None) or {}).get("placeholder") if sidecar is not None else None
+    if not isinstance(raw, dict):
+        return ""
+    color, blurhash = raw.get("color"), raw.get("blurhash")
+    if not (isinstance(color, str) and re.fullmatch(r"#[0-9a-f]{6}", color) and isinstance(blurhash, str)):
+        return ""
+    from PIL import Image
+
+    from smartthumb.placeholders import BlurHashError, blurhash_decode
+
+    w = 32
+    h = max(1, round(w * size.height / size.width))
+    try:
+        pixels = blurhash_decode(blurhash, w, h)
+    except BlurHashError:
+        return f"background:{color}"
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (w, h), pixels).save(buf, "PNG")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"background:{color} url(data:image/png;base64,{data}) center/cover no-repeat"
 
 
 def render_card(card: Card, ratios: Sequence[float], link: Link = th_url) -> str:
@@ -124,10 +153,12 @@ def render_card(card: Card, ratios: Sequence[float], link: Link = th_url) -> str
         return f'<section class="card broken">{head}<p class="error">{esc(card.error or "unreadable")}</p></section>'
     size = card.size
     shown_w = min(DISPLAY_WIDTH, size.width)
+    waiting = placeholder_style(card.sidecar, size)  # shown while the thumbnails load
     original = _img(
         link(card.image_id, w=shown_w, p=0),
         expected_size(size, shown_w, None, CropMode.NONE, False),
         f"{card.image_id} with its smart crops",
+        style=waiting,
     )
     overlays: list[str] = []
     legend: list[str] = []
@@ -166,6 +197,12 @@ def render_card(card: Card, ratios: Sequence[float], link: Link = th_url) -> str
                 overlays.append(f'<div class="face" style="{_box_style(Box(x, y, w, h), size, "#ff0")}"></div>')
         if sidecar.faces:
             legend.append(f'<li><i class="face-key"></i>{len(sidecar.faces)} face(s)</li>')
+        placeholder = (sidecar.analysis or {}).get("placeholder")
+        if waiting and isinstance(placeholder, dict):
+            legend.append(
+                f'<li class="placeholder"><i style="{esc(waiting)}"></i>placeholder '
+                f"{esc(str(placeholder.get('color')))} <code>{esc(str(placeholder.get('blurhash')))}</code></li>"
+            )
     elif sidecar is not None and not sidecar.ok:
         legend.append(f'<li class="error">analysis failed: {esc(str((sidecar.error or {}).get("code")))}</li>')
     else:
@@ -176,7 +213,7 @@ def render_card(card: Card, ratios: Sequence[float], link: Link = th_url) -> str
         for crop in (CropMode.BLIND_RATIO, CropMode.SMART_RATIO):
             url = link(card.image_id, w=w, h=h, c=int(crop))
             pair.append(
-                f"<figure>{_img(url, expected_size(size, w, h, crop, True), f'c={int(crop)} {w}x{h}')}"
+                f"<figure>{_img(url, expected_size(size, w, h, crop, True), f'c={int(crop)} {w}x{h}', style=waiting)}"
                 f"<figcaption><code>w={w}&amp;h={h}&amp;c={int(crop)}</code></figcaption></figure>"
             )
         thumbs.append(f'<div class="pair">{"".join(pair)}</div>')

@@ -79,8 +79,22 @@ class LocalFolderSource:
             raise SourceNotFound("no image with that id") from exc
         except PermissionError as exc:
             raise SourceNotFound("no image with that id") from exc
-        etag = hashlib.sha256(f"{stat.st_mtime_ns}:{stat.st_size}:{image_id}".encode()).hexdigest()[:32]
-        return SourceObject(key=self.prefix + image_id, data=data, etag=etag)
+        return SourceObject(key=self.prefix + image_id, data=data, etag=self._etag(stat, image_id))
+
+    @staticmethod
+    def _etag(stat: os.stat_result, image_id: str) -> str:
+        return hashlib.sha256(f"{stat.st_mtime_ns}:{stat.st_size}:{image_id}".encode()).hexdigest()[:32]
+
+    def etag(self, image_id: str) -> str:
+        """The version :meth:`get` would return, without reading the file (the render store's lookup)."""
+        path = self.path_for(image_id)
+        try:
+            stat = path.stat()
+        except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+            raise SourceNotFound("no image with that id") from exc
+        if not path.is_file():
+            raise SourceNotFound("no image with that id")
+        return self._etag(stat, image_id)
 
     def list_ids(self) -> list[str]:
         """Ids of the files that look like images (by extension), for listings."""
@@ -102,6 +116,21 @@ class S3Source(LazyS3Client):
         self.prefix = prefix
         self.max_bytes = max_bytes
         self._client = client
+
+    def etag(self, image_id: str) -> str:
+        """The object's ETag from a HEAD, without downloading it (the render store's lookup)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + image_id)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket", "AccessDenied", "403"):
+                raise SourceNotFound("no image with that id") from exc
+            raise SourceUnavailable("the image store is unavailable, try again") from exc
+        except BotoCoreError as exc:
+            raise SourceUnavailable("the image store is unavailable, try again") from exc
+        return str(head.get("ETag", "")).strip('"')
 
     def get(self, image_id: str) -> SourceObject:
         try:

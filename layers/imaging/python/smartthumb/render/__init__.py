@@ -18,18 +18,20 @@ shadow the submodules of the same name: to reach a module's other names,
 import from it (``from smartthumb.render.execute import STEPS``).
 """
 
-from smartthumb.render.encode import CONTENT_TYPES, choose_format, encode
+from smartthumb.render.encode import CONTENT_TYPES, choose_format, encode, format_switches
 from smartthumb.render.execute import execute, stored_box
-from smartthumb.render.open import ALLOWED_FORMATS, OpenedImage, keeps_alpha, open_image
+from smartthumb.render.open import ALLOWED_FORMATS, ANIMATED_FORMATS, OpenedImage, keeps_alpha, open_image
 from smartthumb.render.pipeline import render_bytes
 
 __all__ = [
     "ALLOWED_FORMATS",
+    "ANIMATED_FORMATS",
     "CONTENT_TYPES",
     "OpenedImage",
     "choose_format",
     "encode",
     "execute",
+    "format_switches",
     "keeps_alpha",
     "open_image",
     "render_bytes",

@@ -14,24 +14,36 @@ from collections.abc import Collection
 
 from PIL import Image
 
+from smartthumb import heif_header, heif_plugins, negotiation
 from smartthumb.config import Settings
 from smartthumb.errors import OutputTooLarge
+from smartthumb.quality import AVIF_SPEED, WEBP_METHOD, output_quality
 from smartthumb.render.open import OpenedImage, keeps_alpha
 
-CONTENT_TYPES: dict[str, str] = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+CONTENT_TYPES: dict[str, str] = negotiation.CONTENT_TYPES
+
+
+def format_switches(settings: Settings) -> negotiation.FormatSwitches:
+    return negotiation.FormatSwitches(avif=settings.enable_avif, webp=settings.enable_webp)
 
 
 def choose_format(
-    opened: OpenedImage, accepted: Collection[str], settings: Settings, pad_color: tuple[int, int, int, int]
+    opened: OpenedImage,
+    accepted: Collection[str],
+    settings: Settings,
+    pad_color: tuple[int, int, int, int],
+    *,
+    animated: bool = False,
 ) -> str:
-    """``"WEBP"`` if enabled and in ``accepted``, else ``"PNG"`` when alpha is kept, else ``"JPEG"``.
+    """AVIF > WebP > PNG (alpha kept) or JPEG, by :mod:`smartthumb.negotiation`'s rule.
 
     ``accepted`` holds the output formats the client named explicitly
-    (:func:`smartthumb.accept.accepted_formats`).
+    (:func:`smartthumb.accept.accepted_formats`); ``animated``: the frames are
+    kept (then animated WebP or GIF).
     """
-    if settings.enable_webp and "WEBP" in accepted:
-        return "WEBP"
-    return "PNG" if keeps_alpha(opened, pad_color) else "JPEG"
+    return negotiation.choose(
+        accepted, format_switches(settings), alpha=keeps_alpha(opened, pad_color), animated=animated
+    )
 
 
 _ICC_SPACE = {"RGB": b"RGB ", "RGBA": b"RGB ", "L": b"GRAY", "LA": b"GRAY"}
@@ -59,7 +71,10 @@ def _save(image: Image.Image, fmt: str, quality: int, icc: bytes | None, level: 
             subsampling="4:4:4" if quality >= 90 else "4:2:0",
         )
     elif fmt == "WEBP":
-        params.update(quality=quality, method=4)
+        params.update(quality=quality, method=WEBP_METHOD)
+    elif fmt == "AVIF":
+        heif_plugins.ensure_plugin(heif_header.AVIF)
+        params.update(quality=quality, speed=AVIF_SPEED)
     elif fmt == "PNG":
         params.update(compress_level=level)
     else:
@@ -91,7 +106,7 @@ def encode(image: Image.Image, fmt: str, quality: int, icc_profile: bytes | None
         else:
             image = image.convert("RGB")
     icc = _icc_for(image, icc_profile)
-    quality = max(1, min(100, int(quality)))
+    quality = output_quality(fmt, quality)  # qlt is on JPEG's scale (smartthumb.quality)
 
     data = _save(image, fmt, quality, icc)
     if len(data) <= max_bytes:

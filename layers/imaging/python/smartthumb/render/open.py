@@ -41,6 +41,7 @@ from PIL import (
     WebPImagePlugin,  # noqa: F401
 )
 
+from smartthumb import heif_header, heif_plugins
 from smartthumb.config import Settings
 from smartthumb.errors import SourceTooLarge, UnsupportedImage
 from smartthumb.geometry import Size
@@ -48,6 +49,8 @@ from smartthumb.geometry import Size
 #: Formats Pillow may try, in the order it tries them. MPO (multi-picture JPEG)
 #: has no opener of its own: the JPEG plugin returns it, and it is served as JPEG.
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP")
+#: Sources that may stay animated (more frames than MAX_ANIMATION_FRAMES: the first frame, not a 413).
+ANIMATED_FORMATS = ("GIF", "WEBP")
 
 #: Most scans a JPEG may have (see the module docstring).
 MAX_JPEG_SCANS = 256
@@ -69,6 +72,7 @@ class OpenedImage:
     has_alpha: bool
     orientation: int  # EXIF 1..8 still to apply (1 for TIFF: Pillow's reader applies it while loading)
     icc_profile: bytes | None
+    frames: int = 1  # frames seen (a GIF's are counted up to MAX_ANIMATION_FRAMES + 1)
 
 
 def keeps_alpha(opened: OpenedImage, pad_color: tuple[int, int, int, int]) -> bool:
@@ -174,7 +178,11 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
+            heif_kind = heif_header.sniff(data)
+            if heif_kind is not None:  # HEIC/AVIF: their own header check (box walk) before libheif/libavif
+                im = heif_plugins.open_heif(data, heif_kind, settings.max_source_pixels)
+            else:
+                im = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
             fmt = "JPEG" if im.format == "MPO" else str(im.format)
             if fmt == "GIF":
                 frames, largest = _gif_scan(data, settings.max_animation_frames)
@@ -185,17 +193,19 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
                 im.seek(0)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise SourceTooLarge(f"the source has more than {settings.max_source_pixels} pixels") from exc
-    except MemoryError:
+    except (MemoryError, SourceTooLarge, UnsupportedImage):
         raise
     except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError, struct.error, ...
-        raise UnsupportedImage("the source is not a supported image (JPEG, PNG, GIF, WebP, TIFF or BMP)") from exc
+        raise UnsupportedImage(
+            "the source is not a supported image (JPEG, PNG, GIF, WebP, TIFF, BMP, HEIC or AVIF)"
+        ) from exc
 
     width, height = im.size
     if width <= 0 or height <= 0:
         raise UnsupportedImage("the source has no pixels")
     if max(width * height, largest) > settings.max_source_pixels:
         raise SourceTooLarge(f"the source has more than {settings.max_source_pixels} pixels")
-    if frames > settings.max_animation_frames:
+    if frames > settings.max_animation_frames and fmt not in ANIMATED_FORMATS:
         raise SourceTooLarge(f"the source has more than {settings.max_animation_frames} frames")
     if fmt == "JPEG":
         # A scan bomb costs minutes of CPU under every other limit (see the module docstring).
@@ -205,7 +215,13 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
     size = Size(height, width) if orientation >= 5 else Size(width, height)
     icc = im.info.get("icc_profile") or None
     return OpenedImage(
-        image=im, size=size, format=fmt, has_alpha=_has_alpha(im), orientation=orientation, icc_profile=icc
+        image=im,
+        size=size,
+        format=fmt,
+        has_alpha=_has_alpha(im),
+        orientation=orientation,
+        icc_profile=icc,
+        frames=frames,
     )
 
 

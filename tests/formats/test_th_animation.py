@@ -1,0 +1,61 @@
+"""Animated GIF and WebP through /th: animated out with the same frames, durations, loop and crop; the budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.formats.animations import DURATIONS, FRAMES, LOOP, animation_bytes, frame_colour, frames_of
+from tests.formats.conftest import Th, body_of, image_of
+
+
+def near(a: tuple[int, ...], b: tuple[int, ...], tol: int = 24) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("source", ["GIF", "WEBP"])
+@pytest.mark.parametrize(("accept", "out"), [("*/*", "GIF"), ("image/avif,image/webp,*/*", "WEBP")])
+def test_animation_kept(make_th, source: str, accept: str, out: str) -> None:
+    th: Th = make_th()
+    th.put(f"anim.{source.lower()}", animation_bytes(source))
+    result = th.get(f"/th?id=anim.{source.lower()}&w=40&h=40&c=4", accept=accept)
+    img = image_of(result)
+    assert img.format == out
+    assert result["headers"]["Content-Type"] == f"image/{out.lower()}"
+    assert result["headers"]["X-Smartthumb-Animation"] == "kept"
+    frames, durations, loop = frames_of(body_of(result))
+    assert len(frames) == FRAMES and tuple(durations) == DURATIONS and loop == LOOP
+    for i, frame in enumerate(frames):
+        assert frame.size == (40, 40)
+        assert near(frame.getpixel((3, 3)), frame_colour(i)), f"frame {i}"
+        assert near(frame.getpixel((24, 19)), (255, 255, 255)), f"frame {i}: the marker, cropped alike"
+
+
+def test_over_the_frame_budget_gives_the_first_frame_and_says_so(make_th) -> None:
+    th: Th = make_th(MAX_ANIMATION_FRAMES="5")
+    th.put("anim.gif", animation_bytes("GIF"))
+    result = th.get("/th?id=anim.gif&w=40&h=40&c=4", accept="image/webp")
+    assert result["statusCode"] == 200
+    assert result["headers"]["X-Smartthumb-Animation"].startswith("first-frame; frames over MAX_ANIMATION_FRAMES")
+    img = image_of(result)
+    assert img.format == "WEBP" and getattr(img, "n_frames", 1) == 1
+    assert near(img.convert("RGB").getpixel((3, 3)), frame_colour(0))
+
+
+def test_over_the_pixel_budget_gives_the_first_frame_and_says_so(make_th) -> None:
+    th: Th = make_th(MAX_ANIMATION_PIXELS=str(160 * 80 * 11))  # 12 frames of 160x80 is over
+    th.put("anim.gif", animation_bytes("GIF"))
+    result = th.get("/th?id=anim.gif&w=40&h=40&c=4")
+    assert result["headers"]["X-Smartthumb-Animation"].startswith("first-frame; frames x pixels")
+    img = image_of(result)
+    assert img.format == "JPEG"  # a still now: the still rule (no Accept for modern formats)
+
+
+def test_still_gif_has_no_animation_header(make_th) -> None:
+    from PIL import Image
+
+    from tests.conftest import image_bytes
+
+    th: Th = make_th()
+    th.put("still.gif", image_bytes(Image.new("RGB", (60, 40), (10, 200, 10)), "GIF"))
+    result = th.get("/th?id=still.gif&w=30")
+    assert result["statusCode"] == 200 and "X-Smartthumb-Animation" not in result["headers"]
