@@ -367,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="write the summary as JSON to this file ('-' for stdout)")
     parser.add_argument("--sheets", type=Path, help="write contact sheets (PNG) into this folder")
     parser.add_argument("--out", type=Path, help="write the markdown tables to this file")
+    parser.add_argument("--failures", action="store_true", help="list every failed crop of the first method")
     args = parser.parse_args(argv)
     cases = load_cases(SUBSET if args.subset else None)
     results, seconds = run(cases, args.methods.split(","))
@@ -383,6 +384,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
     if args.sheets:
         sheets(results, args.sheets)
+    if args.failures:
+        first = args.methods.split(",")[0]
+        for r in results:
+            for q, b, sc in zip(r.ratios, r.boxes, r.scores, strict=True):
+                if r.method == first and not sc.success:
+                    print(
+                        f"{r.case.id:16s} {q:<5g} faces_ok={sc.faces_ok} subject={sc.subject_ratio:.2f} box={(b.x, b.y, b.w, b.h)}"
+                    )
     return 0
 
 

@@ -22,19 +22,27 @@ Rules and thresholds
   other rounded, so the ratio is right within a pixel). It can only slide
   along one axis; every integer position is scored, lexicographically:
 
-  1. the number of detected faces held whole (so every face that can fit is
-     kept, and when not all can, as many as possible);
-  2. the number of *expanded* faces held whole;
-  3. the importance mass inside: the saliency map's when it was computed,
+  1. the number of detected faces at least :data:`FACE_INSIDE` (90 %) inside
+     (so every face that can fit is kept, and when not all can, as many faces
+     as possible are kept mostly whole rather than one whole and one cut);
+  2. the number of detected faces held whole;
+  3. the number of *expanded* faces held whole;
+  4. the importance mass inside: the saliency map's when it was computed,
      else the expanded faces' area — exact window sums over a prefix sum of
      the map's projection on the free axis (the map is upsampled by nearest
      neighbour, so this is the integral-image sum, in O(length));
      positions within :data:`MASS_TOLERANCE` of the total mass of the best
      count as equal, so near-flat stretches do not decide by noise;
-  4. the position closest to the one centring the region of interest (the
+  5. the position closest to the one centring the region of interest (the
      image centre without one).
 
-  With no faces and nothing salient the box is centred.
+  With no faces and nothing salient the box is centred. Without faces, a
+  salient region taller than a window that slides vertically is cut from its
+  top (people: the head; animals standing: the head; spires, rockets: the top)
+  instead of keeping the middle of its mass; one wider than a window that
+  slides horizontally is placed by the saliency mass in its top
+  :data:`TOP_BAND` (an animal's head stands above its back, a person's head
+  above the shoulders), not by its whole mass.
 * **Automatic crop** (no ratio requested): the region of interest's own
   ratio, clamped to [:data:`AUTO_RATIO_MIN`, :data:`AUTO_RATIO_MAX`] (the
   range Azure allows there) and rounded to two decimals, then boxed like a
@@ -61,11 +69,15 @@ from smartthumb.geometry import Box, Size, place_window, ratio_box_size
 FACE_EXPAND_TOP = 0.5
 FACE_EXPAND_BOTTOM = 0.2
 FACE_EXPAND_SIDE = 0.25
+#: A face counts as kept when at least this fraction of it is inside the crop.
+FACE_INSIDE = 0.9
 
 SALIENCY_THRESHOLD = 0.5
 MIN_SALIENT_FRACTION = 0.005
 ROI_MASS_TRIM = 0.01
 MASS_TOLERANCE = 0.01
+#: A salient region wider than the window is placed by the mass of its top part (this fraction of its height).
+TOP_BAND = 0.4
 
 AUTO_RATIO_MIN = 0.5
 AUTO_RATIO_MAX = 2.0
@@ -137,6 +149,25 @@ def region_of_interest(faces: Sequence[Box], saliency: np.ndarray | None, size: 
     return None
 
 
+def mostly_inside_span(interval: tuple[int, int], window: int) -> tuple[int, int]:
+    """The part of ``[a, b)`` a window must cover for :data:`FACE_INSIDE` of it to be inside.
+
+    On the window's free axis (the other is full), a window at least as long
+    as the face can leave out only one end of it, so ``[a, b)`` is at least
+    ``FACE_INSIDE`` inside exactly when the window covers ``[a + m, b - m)``,
+    ``m = (1 - FACE_INSIDE) * (b - a)``; the containment counter then treats
+    the face as that shorter interval. A face longer than the window (a
+    close-up at an extreme ratio) is returned unchanged: it never counts, as
+    only faces that fit are placed by this rule (the expanded faces' mass
+    and the region's centre place the window on it).
+    """
+    a, b = interval
+    if b - a > window:
+        return a, b
+    margin = (1.0 - FACE_INSIDE) * (b - a)
+    return math.floor(a + margin), max(math.ceil(b - margin), math.floor(a + margin))
+
+
 def _containment_counts(intervals: Sequence[tuple[int, int]], window: int, positions: int) -> np.ndarray:
     """For each start ``p`` in ``0..positions-1``: how many ``[a, b)`` lie within ``[p, p + window)``.
 
@@ -173,6 +204,14 @@ def _profile_from_map(saliency: np.ndarray, axis: int, size: Size) -> np.ndarray
     return (values @ weights)[_nearest_index(size.height, mh)]
 
 
+def top_band(saliency: np.ndarray, roi: Box, size: Size) -> np.ndarray:
+    """The saliency map with every row below the top :data:`TOP_BAND` of ``roi`` set to zero."""
+    mh = saliency.shape[0]
+    bottom = (roi.y + TOP_BAND * roi.h) * mh / size.height
+    rows = np.arange(mh, dtype=np.float64) + 0.5
+    return np.where((rows <= max(bottom, 1.0))[:, None], saliency, 0.0)
+
+
 def _profile_from_boxes(boxes: Sequence[Box], axis: int, length: int) -> np.ndarray:
     """Per-source-pixel area of ``boxes`` along ``axis`` (each box adds its cross-extent)."""
     diff = np.zeros(length + 1, dtype=np.float64)
@@ -205,15 +244,28 @@ def best_box(
     candidates = np.ones(positions, dtype=bool)
     if faces:
         expanded = [expand_face(f, size) for f in faces]
-        for intervals in ([span(f) for f in faces], [span(e) for e in expanded]):
+        tiers = ([mostly_inside_span(span(f), extent) for f in faces], [span(f) for f in faces], [span(e) for e in expanded])
+        for intervals in tiers:
             counts = _containment_counts(intervals, extent, positions)
             counts = np.where(candidates, counts, -1)
             candidates &= counts == counts.max()
         profile = _profile_from_boxes(expanded, axis, length)
     elif saliency is not None and roi is not None:
-        profile = _profile_from_map(saliency, axis, size)
+        if axis == 0 and roi.w > extent:
+            # A subject wider than the window: keep its top part (an animal's
+            # head stands above its back; a person's head above the shoulders).
+            profile = _profile_from_map(top_band(saliency, roi, size), axis, size)
+        else:
+            profile = _profile_from_map(saliency, axis, size)
     else:
         profile = None
+
+    target_region = roi if roi is not None else Box(0, 0, size.width, size.height)
+    if not faces and roi is not None and axis == 1 and roi.h > extent:
+        # A tall salient subject larger than the window: keep its top (a
+        # head, a spire, a rocket's nose), not the middle of its mass.
+        top = min(max(roi.y, 0), positions - 1)
+        return Box(0, top, window.width, window.height)
 
     if profile is not None:
         cum = np.concatenate(([0.0], np.cumsum(profile)))
@@ -221,7 +273,6 @@ def best_box(
         best = mass[candidates].max()
         candidates &= mass >= best - MASS_TOLERANCE * max(cum[-1], 1e-12)
 
-    target_region = roi if roi is not None else Box(0, 0, size.width, size.height)
     centred = place_window(window, size, target_region)
     target = centred.x if axis == 0 else centred.y
     allowed = np.nonzero(candidates)[0]
