@@ -390,7 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for q, b, sc in zip(r.ratios, r.boxes, r.scores, strict=True):
                 if r.method == first and not sc.success:
                     print(
-                        f"{r.case.id:16s} {q:<5g} faces_ok={sc.faces_ok} subject={sc.subject_ratio:.2f} box={(b.x, b.y, b.w, b.h)}"
+                        f"{r.case.id:16s} {q:<5g} faces_ok={sc.faces_ok} subject={sc.subject_ratio:.2f}",
+                        f"box={(b.x, b.y, b.w, b.h)}",
                     )
     return 0
 

@@ -244,7 +244,8 @@ def best_box(
     candidates = np.ones(positions, dtype=bool)
     if faces:
         expanded = [expand_face(f, size) for f in faces]
-        tiers = ([mostly_inside_span(span(f), extent) for f in faces], [span(f) for f in faces], [span(e) for e in expanded])
+        mostly = [mostly_inside_span(span(f), extent) for f in faces]
+        tiers = (mostly, [span(f) for f in faces], [span(e) for e in expanded])
         for intervals in tiers:
             counts = _containment_counts(intervals, extent, positions)
             counts = np.where(candidates, counts, -1)
