@@ -17,12 +17,12 @@ Thresholds: :data:`SCORE_THRESHOLD` 0.5 and :data:`NMS_IOU` 0.3. OpenCV's demo
 uses 0.9, which drops smaller, masked or profile faces in group photos (on the
 crop benchmark, ``tests/bench/crops``, real faces score 0.53-0.95).
 
-Confirmation: a candidate below :data:`CONFIRM_SCORE` (0.8) is kept only
+Confirmation: a candidate below :data:`CONFIRM_SCORE` (0.75) is kept only
 when a second, independent signal agrees: at least :data:`SKIN_CONFIRM` of
 the pixels in the middle of its box (the cheeks, nose and mouth:
 :func:`skin_fraction`) have a skin chroma (YCrCb, Cr 135-180 and Cb 85-135,
 a range that holds every skin tone in the benchmark). Measured on the
-benchmark's candidates in 0.5-0.8: real faces 0.94-1.00 except one masked
+benchmark's candidates in 0.5-0.75: real faces 0.94-1.00 except one masked
 face (0.90); false ones 0.14-0.76 (a camera lens, a dog, an alpaca, a
 cheetah, meerkats) and a motorcycle headlight at 0.90. A grayscale image
 has no chroma, so there the score alone decides.
@@ -39,7 +39,7 @@ from smartthumb.analysis import models
 
 SCORE_THRESHOLD = 0.5
 #: Candidates scoring below this need the skin check to be kept.
-CONFIRM_SCORE = 0.8
+CONFIRM_SCORE = 0.75
 #: Fraction of skin-chroma pixels that confirms a low-scoring candidate.
 SKIN_CONFIRM = 0.92
 #: Mean chroma distance (|Cr - 128| + |Cb - 128|) below which an image counts as grayscale.
