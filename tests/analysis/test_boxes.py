@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -220,3 +222,19 @@ def test_auto_crop_ratio_is_in_azure_range_and_box_valid(scene: tuple) -> None:
     assert 0.5 <= ratio <= 2.0
     box = boxes.crop_for_ratio(size, ratio, faces, saliency, roi)
     assert box.inside(size) and ratio_ok(box, size, ratio)
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenes(max_side=800), st.data())
+def test_importance_places_every_ratio_as_the_map_does(scene: tuple, data: st.DataObject) -> None:
+    """The compact projections a sidecar can keep give the same box as the full map, at any ratio."""
+    size, _, saliency, _ = scene
+    if saliency is None:
+        saliency = (np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).random((12, 9)) ** 3).astype(np.float32)
+    roi = boxes.region_of_interest([], saliency, size)
+    importance = boxes.Importance.from_map(saliency, size, roi)
+    again = boxes.Importance.from_lists(json.loads(json.dumps(importance.to_lists())))
+    ratio = data.draw(st.floats(0.3, 3.0))
+    expected = boxes.crop_for_ratio(size, ratio, [], saliency, roi)
+    assert boxes.crop_for_ratio(size, ratio, [], importance, roi) == expected
+    assert boxes.crop_for_ratio(size, ratio, [], again, roi) == expected

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -188,28 +189,65 @@ def _nearest_index(length: int, cells: int) -> np.ndarray:
     return (np.arange(length, dtype=np.int64) * cells) // length
 
 
-def _profile_from_map(saliency: np.ndarray, axis: int, size: Size) -> np.ndarray:
-    """Per-source-pixel mass along ``axis`` (0 = x, 1 = y) of the map upsampled to ``size``.
-
-    Exactly the column (or row) sums of the nearest-neighbour upsampled map:
-    each map cell across the other axis weighs as many source pixels as map
-    onto it.
-    """
-    mh, mw = saliency.shape
-    values = saliency.astype(np.float64)
-    if axis == 0:
-        weights = np.bincount(_nearest_index(size.height, mh), minlength=mh)
-        return (weights @ values)[_nearest_index(size.width, mw)]
-    weights = np.bincount(_nearest_index(size.width, mw), minlength=mw)
-    return (values @ weights)[_nearest_index(size.height, mh)]
-
-
 def top_band(saliency: np.ndarray, roi: Box, size: Size) -> np.ndarray:
     """The saliency map with every row below the top :data:`TOP_BAND` of ``roi`` set to zero."""
     mh = saliency.shape[0]
     bottom = (roi.y + TOP_BAND * roi.h) * mh / size.height
     rows = np.arange(mh, dtype=np.float64) + 0.5
     return np.where((rows <= max(bottom, 1.0))[:, None], saliency, 0.0)
+
+
+@dataclass(frozen=True)
+class Importance:
+    """What placement needs of the saliency map, in a few hundred numbers.
+
+    The window slides along one axis only, so its saliency mass is a window
+    sum over the map's projection on that axis: ``columns`` (for windows
+    narrower than the image), ``rows`` (for shorter ones) and ``top_columns``
+    (the columns of the region's :data:`TOP_BAND`, for a region wider than the
+    window). Each projection is per map cell, already weighted by how many
+    source pixels of the other axis map onto each cell (nearest neighbour), so
+    :func:`best_box` given an ``Importance`` places exactly the box it places
+    given the map it came from, for any ratio. A sidecar can keep it (see
+    :meth:`to_lists`) and place ratios nobody asked for without the models.
+    """
+
+    columns: tuple[float, ...]
+    rows: tuple[float, ...]
+    top_columns: tuple[float, ...]
+
+    @classmethod
+    def from_map(cls, saliency: np.ndarray, size: Size, roi: Box | None) -> Importance:
+        mh, mw = saliency.shape
+        values = saliency.astype(np.float64)
+        weight_rows = np.bincount(_nearest_index(size.height, mh), minlength=mh)
+        weight_cols = np.bincount(_nearest_index(size.width, mw), minlength=mw)
+        top = top_band(saliency, roi, size).astype(np.float64) if roi is not None else values
+        return cls(
+            columns=tuple(float(v) for v in weight_rows @ values),
+            rows=tuple(float(v) for v in values @ weight_cols),
+            top_columns=tuple(float(v) for v in weight_rows @ top),
+        )
+
+    def to_lists(self) -> dict[str, list[float]]:
+        """JSON-ready (floats round-trip exactly through ``json``)."""
+        return {"columns": list(self.columns), "rows": list(self.rows), "topColumns": list(self.top_columns)}
+
+    @classmethod
+    def from_lists(cls, d: dict[str, list[float]]) -> Importance:
+        return cls(
+            columns=tuple(float(v) for v in d["columns"]),
+            rows=tuple(float(v) for v in d["rows"]),
+            top_columns=tuple(float(v) for v in d["topColumns"]),
+        )
+
+    def profile(self, axis: int, size: Size, top: bool = False) -> np.ndarray:
+        """Per-source-pixel mass along ``axis`` (0 = x, 1 = y)."""
+        if axis == 0:
+            cells = np.asarray(self.top_columns if top else self.columns, dtype=np.float64)
+            return cells[_nearest_index(size.width, len(cells))]
+        cells = np.asarray(self.rows, dtype=np.float64)
+        return cells[_nearest_index(size.height, len(cells))]
 
 
 def _profile_from_boxes(boxes: Sequence[Box], axis: int, length: int) -> np.ndarray:
@@ -226,7 +264,7 @@ def best_box(
     size: Size,
     window: Size,
     faces: Sequence[Box],
-    saliency: np.ndarray | None,
+    saliency: np.ndarray | Importance | None,
     roi: Box | None,
 ) -> Box:
     """Place ``window`` (no larger than ``size``) to keep the most importance (rules above)."""
@@ -252,12 +290,10 @@ def best_box(
             candidates &= counts == counts.max()
         profile = _profile_from_boxes(expanded, axis, length)
     elif saliency is not None and roi is not None:
-        if axis == 0 and roi.w > extent:
-            # A subject wider than the window: keep its top part (an animal's
-            # head stands above its back; a person's head above the shoulders).
-            profile = _profile_from_map(top_band(saliency, roi, size), axis, size)
-        else:
-            profile = _profile_from_map(saliency, axis, size)
+        importance = saliency if isinstance(saliency, Importance) else Importance.from_map(saliency, size, roi)
+        # A subject wider than the window: keep its top part (an animal's
+        # head stands above its back; a person's head above the shoulders).
+        profile = importance.profile(axis, size, top=axis == 0 and roi.w > extent)
     else:
         profile = None
 
@@ -287,7 +323,7 @@ def crop_for_ratio(
     size: Size,
     ratio: float,
     faces: Sequence[Box],
-    saliency: np.ndarray | None,
+    saliency: np.ndarray | Importance | None,
     roi: Box | None,
 ) -> Box:
     """The largest ``ratio`` box inside ``size`` keeping the most importance."""
