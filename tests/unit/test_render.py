@@ -1,4 +1,4 @@
-"""render.py: opening and limits, error mapping, Accept negotiation, encoding, box mapping."""
+"""smartthumb.render: opening and limits, error mapping, Accept negotiation, encoding, box mapping."""
 
 from __future__ import annotations
 
@@ -11,23 +11,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smartthumb import png_spng
+from smartthumb.accept import accepted_formats, accepts_webp
 from smartthumb.config import Settings
 from smartthumb.errors import OutputTooLarge, SourceTooLarge, ThumbError, UnsupportedImage
 from smartthumb.geometry import Box, CropMode, Size, plan_thumbnail
 from smartthumb.render import (
-    _TRANSPOSE,
     CONTENT_TYPES,
-    _draft_scale,
-    _gif_scan,
-    accepts_webp,
     choose_format,
     encode,
     execute,
     open_image,
+    png_spng,
     render_bytes,
     stored_box,
 )
+from smartthumb.render.execute import _TRANSPOSE
+from smartthumb.render.open import _gif_scan
+from smartthumb.render.resample import draft_scale as _draft_scale
 from smartthumb.request import parse_query_string, parse_th
 
 SETTINGS = Settings()
@@ -282,13 +282,13 @@ def test_choose_format() -> None:
     opaque = open_image(save(gradient(), "JPEG"), SETTINGS)
     alpha = open_image(save(gradient().convert("RGBA"), "PNG"), SETTINGS)
     off = Settings(enable_webp=False)
-    assert choose_format(opaque, None, SETTINGS, WHITE) == "JPEG"
-    assert choose_format(opaque, "image/webp", SETTINGS, WHITE) == "WEBP"
-    assert choose_format(opaque, "image/webp", off, WHITE) == "JPEG"
-    assert choose_format(opaque, None, SETTINGS, (255, 0, 0, 128)) == "PNG"
-    assert choose_format(alpha, None, SETTINGS, WHITE) == "PNG"
-    assert choose_format(alpha, "image/webp", off, WHITE) == "PNG"
-    assert choose_format(alpha, "image/webp;q=0.5", SETTINGS, WHITE) == "WEBP"
+    assert choose_format(opaque, accepted_formats(None), SETTINGS, WHITE) == "JPEG"
+    assert choose_format(opaque, accepted_formats("image/webp"), SETTINGS, WHITE) == "WEBP"
+    assert choose_format(opaque, accepted_formats("image/webp"), off, WHITE) == "JPEG"
+    assert choose_format(opaque, accepted_formats(None), SETTINGS, (255, 0, 0, 128)) == "PNG"
+    assert choose_format(alpha, accepted_formats(None), SETTINGS, WHITE) == "PNG"
+    assert choose_format(alpha, accepted_formats("image/webp"), off, WHITE) == "PNG"
+    assert choose_format(alpha, accepted_formats("image/webp;q=0.5"), SETTINGS, WHITE) == "WEBP"
     assert CONTENT_TYPES == {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
@@ -367,7 +367,7 @@ def test_render_bytes_uses_request_quality_and_forced_format() -> None:
     assert fmt == "JPEG" and len(low) < len(high)
     png, fmt = render_bytes(data, req("w=100"), SETTINGS, fmt="png")
     assert fmt == "PNG" and Image.open(io.BytesIO(png)).format == "PNG"
-    webp, fmt = render_bytes(data, req("w=100"), SETTINGS, accept="image/webp")
+    webp, fmt = render_bytes(data, req("w=100"), SETTINGS, accepted={"WEBP"})
     assert fmt == "WEBP" and Image.open(io.BytesIO(webp)).format == "WEBP"
 
 
@@ -725,7 +725,7 @@ def test_libspng_path_imports_neither_numpy_nor_pyspng() -> None:
     code = (
         "import sys\n"
         "from smartthumb.config import Settings\n"
-        "from smartthumb.render import render_bytes\nfrom smartthumb.png_spng import libspng\n"
+        "from smartthumb.render import render_bytes\nfrom smartthumb.render.png_spng import libspng\n"
         "from smartthumb.request import parse_query_string, parse_th\n"
         "s = Settings()\n"
         "data = sys.stdin.buffer.read()\n"
