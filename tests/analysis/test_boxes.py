@@ -71,7 +71,7 @@ def mostly_inside(face: Box, window: Box) -> bool:
     ih = min(face.bottom, window.bottom) - max(face.y, window.y)
     if iw <= 0 or ih <= 0 or face.w > window.w or face.h > window.h:
         return False
-    return iw * ih >= boxes.FACE_INSIDE * face.w * face.h
+    return iw * ih >= boxes.FACE_INSIDE * face.w * face.h - 1e-9  # 0.9 x 130 is 117.00000000000001
 
 
 @settings(max_examples=300, deadline=None)

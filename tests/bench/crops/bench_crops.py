@@ -126,7 +126,7 @@ def _positions(size: Size, window: Size) -> list[Box]:
 
 
 def faces_inside(box: Box, faces: Sequence[Box]) -> int:
-    return sum(1 for f in faces if overlap(box, f) >= FACE_INSIDE * f.w * f.h)
+    return sum(1 for f in faces if overlap(box, f) >= FACE_INSIDE * f.w * f.h - 1e-9)
 
 
 def coverage(box: Box, subject: Box) -> float:
