@@ -74,6 +74,8 @@ class Analysis:
     crops: tuple[tuple[float, Box], ...]
     model_version: str = MODEL_VERSION
     saliency: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: The saliency map's projections (compact), what placement uses; kept in the sidecar.
+    importance: boxes.Importance | None = None
 
     def crops_for(self, ratios: Sequence[float] | None) -> Analysis:
         """This analysis with crops for ``ratios`` (none or empty: the automatic crop).
@@ -88,7 +90,7 @@ class Analysis:
         if not requested:
             requested = [boxes.auto_ratio(size, self.roi)]
         face_boxes = [f.box for f in self.faces]
-        crops = tuple((r, boxes.crop_for_ratio(size, r, face_boxes, self.saliency, self.roi)) for r in requested)
+        crops = tuple((r, boxes.crop_for_ratio(size, r, face_boxes, self.importance, self.roi)) for r in requested)
         return replace(self, crops=crops)
 
     def automatic(self) -> Analysis:
@@ -110,6 +112,7 @@ class Analysis:
             ],
             "roi": box(self.roi) if self.roi is not None else None,
             "crops": [{"aspectRatio": ratio, "box": box(b)} for ratio, b in self.crops],
+            "importance": self.importance.to_lists() if self.importance is not None else None,
         }
 
     @classmethod
@@ -132,6 +135,7 @@ class Analysis:
             roi=box(d["roi"]) if d.get("roi") is not None else None,
             crops=tuple((float(c["aspectRatio"]), box(c["box"])) for c in d["crops"]),
             model_version=str(d["modelVersion"]),
+            importance=boxes.Importance.from_lists(d["importance"]) if d.get("importance") else None,
         )
 
     def crop_for(self, ratio: float) -> Box | None:
@@ -216,7 +220,16 @@ def analyze_array(
 
         saliency = saliency_model.saliency_map(rgb, saliency_side)
     roi = boxes.region_of_interest([f.box for f in found], saliency, size)
-    whole = Analysis(width=size.width, height=size.height, faces=tuple(found), roi=roi, crops=(), saliency=saliency)
+    importance = boxes.Importance.from_map(saliency, size, roi).compact() if saliency is not None else None
+    whole = Analysis(
+        width=size.width,
+        height=size.height,
+        faces=tuple(found),
+        roi=roi,
+        crops=(),
+        saliency=saliency,
+        importance=importance,
+    )
     return whole.crops_for(ratios)
 
 
