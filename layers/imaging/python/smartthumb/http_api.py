@@ -89,6 +89,9 @@ def build_app(
             headers["Vary"] = "Accept"
         if result.region_origin:
             headers["X-Smartthumb-Region"] = result.region_origin
+        if result.crop is not None:
+            c = result.crop
+            headers["X-Smartthumb-Crop"] = f"{c.x},{c.y},{c.w},{c.h}"
         if result.body is None:
             metric("NotModified")
             return Response(status_code=304, headers=headers, body="")

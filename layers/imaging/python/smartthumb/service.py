@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from smartthumb import __version__, limits, render
 from smartthumb.config import Settings
-from smartthumb.geometry import CropMode, plan_thumbnail
+from smartthumb.geometry import Box, CropMode, plan_thumbnail
 from smartthumb.regions import NoRegionProvider, RegionHint, RegionProvider
 from smartthumb.request import ThumbRequest
 from smartthumb.sources import ImageSource
@@ -32,6 +32,8 @@ class Thumbnail:
     cache_control: str
     region_origin: str | None
     vary_accept: bool
+    #: The crop box in oriented source pixels (``c=4`` and ``c=7``), for ``X-Smartthumb-Crop``.
+    crop: Box | None = None
 
 
 def make_etag(source_etag: str, request: ThumbRequest, fmt: str, region: RegionHint | None) -> str:
@@ -101,12 +103,16 @@ class ThumbnailService:
         if etag_matches(if_none_match, etag):
             return Thumbnail(None, render.CONTENT_TYPES[fmt], etag, cache_control, hint and hint.origin, vary)
 
-        plan = plan_thumbnail(
-            opened.size, request.width, request.height, request.crop, request.pad, hint.box if hint else None
-        )
+        region = hint.box if hint else None
+        if hint is not None and hint.place is not None and request.width and request.height:
+            # The analysis's own placement for this ratio: plan_thumbnail's
+            # window of the same size centred on it is exactly this box.
+            region = hint.place(request.width / request.height)
+        plan = plan_thumbnail(opened.size, request.width, request.height, request.crop, request.pad, region)
         limits.check_plan(plan, self.settings)  # a derived side can exceed MAX_DIMENSION: 413
         deadline.require(render_ms)  # decode + resize estimated from the source pixels: 503
         image = render.execute(opened, plan, request.pad_color, deadline)  # checked between steps too
         quality = request.quality or self.settings.default_quality
         body = render.encode(image, fmt, quality, opened.icc_profile, self.settings.max_output_bytes)
-        return Thumbnail(body, render.CONTENT_TYPES[fmt], etag, cache_control, hint and hint.origin, vary)
+        crop = plan.crop if request.crop is not CropMode.NONE else None
+        return Thumbnail(body, render.CONTENT_TYPES[fmt], etag, cache_control, hint and hint.origin, vary, crop)
