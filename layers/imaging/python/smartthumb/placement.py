@@ -5,8 +5,8 @@
 what a sidecar keeps — the faces, the region of interest and the compact
 importance projections (``Analysis.to_dict()["importance"]``) — by the same
 rule, tier for tier, and ``tests/analysis/test_placement.py`` checks that it
-returns the very box ``best_box`` returns. Not wired into ``c=7`` yet (see
-``tests/bench/crops/README.md``, "What remains").
+returns the very box ``best_box`` returns. ``AnalysisCache.region_for`` hands
+it to ``c=7`` as ``RegionHint.place``.
 """
 
 from __future__ import annotations
