@@ -84,19 +84,32 @@ def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
     return "&".join(items)
 
 
-def compute_signature(secret: str | bytes, pairs: Iterable[tuple[str, str]]) -> str:
-    """``sig`` for these query pairs: base64url (no padding) of the HMAC-SHA256."""
+def compute_signature(secret: str | bytes, pairs: Iterable[tuple[str, str]], path: str = SIGNED_PATH) -> str:
+    """``sig`` for these query pairs: base64url (no padding) of the HMAC-SHA256.
+
+    ``path`` separates routes: a signature made for one is worthless on another
+    (``/th``; ``PUT /analysis`` signs its body digest too, see :mod:`smartthumb.focus_routes`).
+    """
     key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    message = f"{SIGNED_PATH}?{canonical_query(pairs)}".encode()
+    message = f"{path}?{canonical_query(pairs)}".encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def sign_query(secret: str | bytes, query: str, *, expires_at: int | None = None) -> str:
+def sign_query(
+    secret: str | bytes,
+    query: str,
+    *,
+    expires_at: int | None = None,
+    path: str = SIGNED_PATH,
+    extra: Sequence[tuple[str, str]] = (),
+) -> str:
     """Return ``query`` with ``exp`` (if given) and ``sig`` appended.
 
     The caller's spelling and order of the other parameters are kept; an
     existing ``sig`` is replaced. ``expires_at`` is a unix time in seconds.
+    ``extra`` pairs are signed but not written into the query (the verifier
+    derives them from the request, e.g. a body digest).
     """
     kept = [(k, v) for k, v in query_pairs(query.lstrip("?")) if k != SIG]
     if expires_at is not None:
@@ -107,7 +120,7 @@ def sign_query(secret: str | bytes, query: str, *, expires_at: int | None = None
     if len(exps) > 1 or any(not _valid_exp(v) for v in exps):
         # The verifier would refuse it: do not hand out a URL that cannot work.
         raise ValueError("'exp' must be given once, as a unix time in seconds")
-    sig = compute_signature(secret, kept)
+    sig = compute_signature(secret, [*kept, *extra], path)
     encoded = "&".join(f"{quote(k, safe=_SAFE)}={quote(v, safe=_SAFE + '/')}" for k, v in kept)
     return f"{encoded}&{SIG}={sig}" if encoded else f"{SIG}={sig}"
 
@@ -152,8 +165,8 @@ class SignatureVerifier:
                     self._secret = secret.encode("utf-8")
         return self._secret
 
-    def verify(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Raise :class:`Forbidden` unless ``pairs`` carry a valid, unexpired signature."""
+    def verify(self, pairs: Sequence[tuple[str, str]], path: str = SIGNED_PATH) -> None:
+        """Raise :class:`Forbidden` unless ``pairs`` carry a valid, unexpired signature for ``path``."""
         if self._loader is None:
             return
         sigs = [v for k, v in pairs if k == SIG]
@@ -164,7 +177,7 @@ class SignatureVerifier:
         given = sigs[0]
         if len(given) != SIG_LENGTH:
             raise Forbidden("the signature does not match")
-        expected = compute_signature(self._key(), pairs)
+        expected = compute_signature(self._key(), pairs, path)
         # Constant time: the comparison does not reveal how many leading
         # characters of a forged signature were right.
         if not hmac.compare_digest(given.encode("ascii", "replace"), expected.encode("ascii")):

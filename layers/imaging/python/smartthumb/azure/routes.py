@@ -28,6 +28,7 @@ from smartthumb.azure import contract, request
 from smartthumb.azure.contract import AzureError
 from smartthumb.config import Settings
 from smartthumb.errors import SourceNotFound, ThumbError
+from smartthumb.focus import analysis_document
 from smartthumb.sidecars import AnalysisCache
 from smartthumb.sources import ImageSource
 
@@ -126,7 +127,9 @@ def register_azure_routes(
                 raise contract.analysis_pending()
         if not stored.ok:
             raise contract.from_recorded_error(stored.error or {})
-        return azure_response(200, stored.azure or {}, {"X-Smartthumb-Analysis": origin, "ETag": f'"{obj.etag}"'})
+        # The Azure answer plus the deciding region, its origin and the faces (smartthumb.focus).
+        document = analysis_document(stored)
+        return azure_response(200, document, {"X-Smartthumb-Analysis": origin, "ETag": f'"{obj.etag}"'})
 
     app.post(ANALYZE_ROUTE)(answering(analyze, count=True))
     app.get("/analysis")(answering(analysis, count=False))
