@@ -93,6 +93,16 @@ def bridge_host(docker: None) -> str:
         pytest.fail(f"no address on Docker's bridge network: {error}")
 
 
+@pytest.fixture(autouse=True)
+def allow_the_bridge(bridge_host: str) -> None:
+    """Widen the suite's loopback-only socket guard (tests/conftest.py) by the one
+    address these tests create themselves: the host's side of Docker's bridge,
+    where moto listens for the function containers."""
+    import pytest_socket
+
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1", bridge_host], allow_unix_socket=True)
+
+
 def free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))

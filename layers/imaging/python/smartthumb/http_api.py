@@ -122,6 +122,9 @@ def build_app(
             headers["Vary"] = "Accept"
         if result.region_origin:
             headers["X-Smartthumb-Region"] = result.region_origin
+        if result.crop is not None:
+            c = result.crop
+            headers["X-Smartthumb-Crop"] = f"{c.x},{c.y},{c.w},{c.h}"
         headers.update(result.headers)
         if result.location is not None:
             # Over what a Lambda response carries: the stored render, one redirect away.

@@ -6,7 +6,8 @@ The thumbnail path depends only on this small interface; the ONNX analysis
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from smartthumb.geometry import Box, Size
@@ -25,6 +26,9 @@ class RegionHint:
 
     box: Box | None
     origin: str
+    #: Places the crop for a ratio by the analysis's own rule (faces, region,
+    #: importance from the sidecar), so ``c=7`` crops the Azure box.
+    place: Callable[[float], Box] | None = field(default=None, compare=False, repr=False)
 
 
 class RegionProvider(Protocol):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from smartthumb import __version__, animation, limits, negotiation, render
 from smartthumb.config import Settings
 from smartthumb.errors import SourceUnavailable
-from smartthumb.geometry import CropMode, plan_thumbnail
+from smartthumb.geometry import Box, CropMode, plan_thumbnail
 from smartthumb.quality import avif_fits, output_quality
 from smartthumb.regions import NoRegionProvider, RegionHint, RegionProvider
 from smartthumb.render_store import RenderStore, render_key
@@ -45,6 +45,8 @@ class Thumbnail:
     headers: tuple[tuple[str, str], ...] = ()
     #: Set when the body is too large for a response: it is in the render store, fetch it here.
     location: str | None = None
+    #: The crop box in oriented source pixels (``c=4`` and ``c=7``), for ``X-Smartthumb-Crop``.
+    crop: Box | None = None
 
 
 def make_etag(source_etag: str, request: ThumbRequest, fmt: str, region: RegionHint | None) -> str:
@@ -177,9 +179,13 @@ class ThumbnailService:
             budget = deadline.analysis_budget_ms(self.settings.analysis_time_budget_ms, render_ms)
             hint = self.regions.region_for(source, opened.size, budget)
 
-        plan = plan_thumbnail(
-            opened.size, request.width, request.height, request.crop, request.pad, hint.box if hint else None
-        )
+        region = hint.box if hint else None
+        if hint is not None and hint.place is not None and request.width and request.height:
+            # The analysis's own placement for this ratio: plan_thumbnail's
+            # window of the same size centred on it is exactly this box.
+            region = hint.place(request.width / request.height)
+        plan = plan_thumbnail(opened.size, request.width, request.height, request.crop, request.pad, region)
+        crop = plan.crop if request.crop is not CropMode.NONE else None
         left = deadline.left_ms()
         format_fell_back = False
         if fmt == "AVIF" and not avif_fits(plan.canvas.area, None if left is None else int(left - render_ms)):
@@ -201,7 +207,7 @@ class ThumbnailService:
 
         def answer(body: bytes | None, *extra: tuple[str, str], location: str | None = None) -> Thumbnail:
             return Thumbnail(
-                body, content_type, etag, cache_control, hint and hint.origin, vary, (*headers, *extra), location
+                body, content_type, etag, cache_control, hint and hint.origin, vary, (*headers, *extra), location, crop
             )
 
         if etag_matches(if_none_match, etag):

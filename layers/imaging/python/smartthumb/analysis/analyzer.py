@@ -76,6 +76,8 @@ class Analysis:
     crops: tuple[tuple[float, Box], ...]
     model_version: str = MODEL_VERSION
     saliency: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: The saliency map's projections (compact), what placement uses; kept in the sidecar.
+    importance: boxes.Importance | None = None
     #: Regions the file embeds (XMP MWG / IPTC), and which signal made ``roi``:
     #: ``embedded``, ``faces``, ``saliency`` or ``None`` (nothing: centred).
     embedded: tuple[EmbeddedRegion, ...] = ()
@@ -99,7 +101,7 @@ class Analysis:
         if not requested:
             requested = [boxes.auto_ratio(size, self.roi)]
         face_boxes = [f.box for f in self.faces]
-        crops = tuple((r, boxes.crop_for_ratio(size, r, face_boxes, self.saliency, self.roi)) for r in requested)
+        crops = tuple((r, boxes.crop_for_ratio(size, r, face_boxes, self.importance, self.roi)) for r in requested)
         return replace(self, crops=crops)
 
     def automatic(self) -> Analysis:
@@ -121,6 +123,7 @@ class Analysis:
             ],
             "roi": box(self.roi) if self.roi is not None else None,
             "crops": [{"aspectRatio": ratio, "box": box(b)} for ratio, b in self.crops],
+            "importance": self.importance.to_lists() if self.importance is not None else None,
             "regionOrigin": self.region_origin,
             "embeddedRegions": [r.to_dict() for r in self.embedded],
             "placeholder": dict(self.placeholder) if self.placeholder else None,
@@ -146,6 +149,7 @@ class Analysis:
             roi=box(d["roi"]) if d.get("roi") is not None else None,
             crops=tuple((float(c["aspectRatio"]), box(c["box"])) for c in d["crops"]),
             model_version=str(d["modelVersion"]),
+            importance=boxes.Importance.from_lists(d["importance"]) if d.get("importance") else None,
             embedded=tuple(
                 EmbeddedRegion(box(r["box"]), str(r["kind"]), str(r["scheme"]), str(r.get("name") or ""))
                 for r in d.get("embeddedRegions") or ()
@@ -266,6 +270,7 @@ def analyze_array(
     else:
         roi = boxes.region_of_interest([f.box for f in found], saliency, size)
         origin = None if roi is None else ("faces" if found else "saliency")
+    importance = boxes.Importance.from_map(saliency, size, roi).compact() if saliency is not None else None
     whole = Analysis(
         width=size.width,
         height=size.height,
@@ -273,6 +278,7 @@ def analyze_array(
         roi=roi,
         crops=(),
         saliency=saliency,
+        importance=importance,
         embedded=decoded.embedded,
         region_origin=origin,
         placeholder=placeholder_of(rgb),

@@ -22,19 +22,27 @@ Rules and thresholds
   other rounded, so the ratio is right within a pixel). It can only slide
   along one axis; every integer position is scored, lexicographically:
 
-  1. the number of detected faces held whole (so every face that can fit is
-     kept, and when not all can, as many as possible);
-  2. the number of *expanded* faces held whole;
-  3. the importance mass inside: the saliency map's when it was computed,
+  1. the number of detected faces at least :data:`FACE_INSIDE` (90 %) inside
+     (so every face that can fit is kept, and when not all can, as many faces
+     as possible are kept mostly whole rather than one whole and one cut);
+  2. the number of detected faces held whole;
+  3. the number of *expanded* faces held whole;
+  4. the importance mass inside: the saliency map's when it was computed,
      else the expanded faces' area — exact window sums over a prefix sum of
      the map's projection on the free axis (the map is upsampled by nearest
      neighbour, so this is the integral-image sum, in O(length));
      positions within :data:`MASS_TOLERANCE` of the total mass of the best
      count as equal, so near-flat stretches do not decide by noise;
-  4. the position closest to the one centring the region of interest (the
+  5. the position closest to the one centring the region of interest (the
      image centre without one).
 
-  With no faces and nothing salient the box is centred.
+  With no faces and nothing salient the box is centred. Without faces, a
+  salient region taller than a window that slides vertically is cut from its
+  top (people: the head; animals standing: the head; spires, rockets: the top)
+  instead of keeping the middle of its mass; one wider than a window that
+  slides horizontally is placed by the saliency mass in its top
+  :data:`TOP_BAND` (an animal's head stands above its back, a person's head
+  above the shoulders), not by its whole mass.
 * **Automatic crop** (no ratio requested): the region of interest's own
   ratio, clamped to [:data:`AUTO_RATIO_MIN`, :data:`AUTO_RATIO_MAX`] (the
   range Azure allows there) and rounded to two decimals, then boxed like a
@@ -53,6 +61,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,11 +70,17 @@ from smartthumb.geometry import Box, Size, place_window, ratio_box_size
 FACE_EXPAND_TOP = 0.5
 FACE_EXPAND_BOTTOM = 0.2
 FACE_EXPAND_SIDE = 0.25
+#: A face counts as kept when at least this fraction of it is inside the crop.
+FACE_INSIDE = 0.9
 
 SALIENCY_THRESHOLD = 0.5
 MIN_SALIENT_FRACTION = 0.005
 ROI_MASS_TRIM = 0.01
 MASS_TOLERANCE = 0.01
+#: A salient region wider than the window is placed by the mass of its top part (this fraction of its height).
+TOP_BAND = 0.4
+#: Peak value of a compact importance projection (see :meth:`Importance.compact`).
+IMPORTANCE_SCALE = 10000
 
 AUTO_RATIO_MIN = 0.5
 AUTO_RATIO_MAX = 2.0
@@ -137,6 +152,26 @@ def region_of_interest(faces: Sequence[Box], saliency: np.ndarray | None, size: 
     return None
 
 
+def mostly_inside_span(interval: tuple[int, int], window: int) -> tuple[int, int]:
+    """The part of ``[a, b)`` a window must cover for :data:`FACE_INSIDE` of it to be inside.
+
+    On the window's free axis (the other is full), a window at least as long
+    as the face can leave out only one end of it, so ``[a, b)`` is at least
+    ``FACE_INSIDE`` inside exactly when the window covers ``[a + m, b - m)``,
+    ``m = (1 - FACE_INSIDE) * (b - a)``; the containment counter then treats
+    the face as that shorter interval. A face longer than the window (a
+    close-up at an extreme ratio) is returned unchanged: it never counts, as
+    only faces that fit are placed by this rule (the expanded faces' mass
+    and the region's centre place the window on it).
+    """
+    a, b = interval
+    if b - a > window:
+        return a, b
+    # Whole pixels the face may lose (the epsilon keeps 0.1 x 40 at 4, not 3.999...).
+    loss = math.floor((1.0 - FACE_INSIDE) * (b - a) + 1e-9)
+    return a + loss, b - loss
+
+
 def _containment_counts(intervals: Sequence[tuple[int, int]], window: int, positions: int) -> np.ndarray:
     """For each start ``p`` in ``0..positions-1``: how many ``[a, b)`` lie within ``[p, p + window)``.
 
@@ -157,20 +192,82 @@ def _nearest_index(length: int, cells: int) -> np.ndarray:
     return (np.arange(length, dtype=np.int64) * cells) // length
 
 
-def _profile_from_map(saliency: np.ndarray, axis: int, size: Size) -> np.ndarray:
-    """Per-source-pixel mass along ``axis`` (0 = x, 1 = y) of the map upsampled to ``size``.
+def top_band(saliency: np.ndarray, roi: Box, size: Size) -> np.ndarray:
+    """The saliency map with every row below the top :data:`TOP_BAND` of ``roi`` set to zero."""
+    mh = saliency.shape[0]
+    bottom = (roi.y + TOP_BAND * roi.h) * mh / size.height
+    rows = np.arange(mh, dtype=np.float64) + 0.5
+    return np.where((rows <= max(bottom, 1.0))[:, None], saliency, 0.0)
 
-    Exactly the column (or row) sums of the nearest-neighbour upsampled map:
-    each map cell across the other axis weighs as many source pixels as map
-    onto it.
+
+@dataclass(frozen=True)
+class Importance:
+    """What placement needs of the saliency map, in a few hundred numbers.
+
+    The window slides along one axis only, so its saliency mass is a window
+    sum over the map's projection on that axis: ``columns`` (for windows
+    narrower than the image), ``rows`` (for shorter ones) and ``top_columns``
+    (the columns of the region's :data:`TOP_BAND`, for a region wider than the
+    window). Each projection is per map cell, already weighted by how many
+    source pixels of the other axis map onto each cell (nearest neighbour), so
+    :func:`best_box` given an ``Importance`` places exactly the box it places
+    given the map it came from, for any ratio. A sidecar can keep it (see
+    :meth:`to_lists`) and place ratios nobody asked for without the models.
     """
-    mh, mw = saliency.shape
-    values = saliency.astype(np.float64)
-    if axis == 0:
-        weights = np.bincount(_nearest_index(size.height, mh), minlength=mh)
-        return (weights @ values)[_nearest_index(size.width, mw)]
-    weights = np.bincount(_nearest_index(size.width, mw), minlength=mw)
-    return (values @ weights)[_nearest_index(size.height, mh)]
+
+    columns: tuple[float, ...]
+    rows: tuple[float, ...]
+    top_columns: tuple[float, ...]
+
+    @classmethod
+    def from_map(cls, saliency: np.ndarray, size: Size, roi: Box | None) -> Importance:
+        mh, mw = saliency.shape
+        values = saliency.astype(np.float64)
+        weight_rows = np.bincount(_nearest_index(size.height, mh), minlength=mh)
+        weight_cols = np.bincount(_nearest_index(size.width, mw), minlength=mw)
+        top = top_band(saliency, roi, size).astype(np.float64) if roi is not None else values
+        return cls(
+            columns=tuple(float(v) for v in weight_rows @ values),
+            rows=tuple(float(v) for v in values @ weight_cols),
+            top_columns=tuple(float(v) for v in weight_rows @ top),
+        )
+
+    def compact(self) -> Importance:
+        """The same projections as integers, each scaled to a peak of :data:`IMPORTANCE_SCALE`.
+
+        Placement only compares window sums with each other and with a
+        fraction of the total, so scaling changes nothing and rounding only
+        breaks near-ties; a sidecar stores ~6 kB instead of ~18 kB. The analysis
+        places its own crops from this compact form, so crops placed later
+        from a sidecar are the same boxes.
+        """
+
+        def scaled(values: tuple[float, ...]) -> tuple[float, ...]:
+            peak = max(values, default=0.0)
+            k = IMPORTANCE_SCALE / peak if peak > 0 else 0.0
+            return tuple(float(round(v * k)) for v in values)
+
+        return Importance(scaled(self.columns), scaled(self.rows), scaled(self.top_columns))
+
+    def to_lists(self) -> dict[str, list[float]]:
+        """JSON-ready (floats round-trip exactly through ``json``)."""
+        return {"columns": list(self.columns), "rows": list(self.rows), "topColumns": list(self.top_columns)}
+
+    @classmethod
+    def from_lists(cls, d: dict[str, list[float]]) -> Importance:
+        return cls(
+            columns=tuple(float(v) for v in d["columns"]),
+            rows=tuple(float(v) for v in d["rows"]),
+            top_columns=tuple(float(v) for v in d["topColumns"]),
+        )
+
+    def profile(self, axis: int, size: Size, top: bool = False) -> np.ndarray:
+        """Per-source-pixel mass along ``axis`` (0 = x, 1 = y)."""
+        if axis == 0:
+            cells = np.asarray(self.top_columns if top else self.columns, dtype=np.float64)
+            return cells[_nearest_index(size.width, len(cells))]
+        cells = np.asarray(self.rows, dtype=np.float64)
+        return cells[_nearest_index(size.height, len(cells))]
 
 
 def _profile_from_boxes(boxes: Sequence[Box], axis: int, length: int) -> np.ndarray:
@@ -187,7 +284,7 @@ def best_box(
     size: Size,
     window: Size,
     faces: Sequence[Box],
-    saliency: np.ndarray | None,
+    saliency: np.ndarray | Importance | None,
     roi: Box | None,
 ) -> Box:
     """Place ``window`` (no larger than ``size``) to keep the most importance (rules above)."""
@@ -205,15 +302,27 @@ def best_box(
     candidates = np.ones(positions, dtype=bool)
     if faces:
         expanded = [expand_face(f, size) for f in faces]
-        for intervals in ([span(f) for f in faces], [span(e) for e in expanded]):
+        mostly = [mostly_inside_span(span(f), extent) for f in faces]
+        tiers = (mostly, [span(f) for f in faces], [span(e) for e in expanded])
+        for intervals in tiers:
             counts = _containment_counts(intervals, extent, positions)
             counts = np.where(candidates, counts, -1)
             candidates &= counts == counts.max()
         profile = _profile_from_boxes(expanded, axis, length)
     elif saliency is not None and roi is not None:
-        profile = _profile_from_map(saliency, axis, size)
+        importance = saliency if isinstance(saliency, Importance) else Importance.from_map(saliency, size, roi)
+        # A subject wider than the window: keep its top part (an animal's
+        # head stands above its back; a person's head above the shoulders).
+        profile = importance.profile(axis, size, top=axis == 0 and roi.w > extent)
     else:
         profile = None
+
+    target_region = roi if roi is not None else Box(0, 0, size.width, size.height)
+    if not faces and roi is not None and axis == 1 and roi.h > extent:
+        # A tall salient subject larger than the window: keep its top (a
+        # head, a spire, a rocket's nose), not the middle of its mass.
+        top = min(max(roi.y, 0), positions - 1)
+        return Box(0, top, window.width, window.height)
 
     if profile is not None:
         cum = np.concatenate(([0.0], np.cumsum(profile)))
@@ -221,7 +330,6 @@ def best_box(
         best = mass[candidates].max()
         candidates &= mass >= best - MASS_TOLERANCE * max(cum[-1], 1e-12)
 
-    target_region = roi if roi is not None else Box(0, 0, size.width, size.height)
     centred = place_window(window, size, target_region)
     target = centred.x if axis == 0 else centred.y
     allowed = np.nonzero(candidates)[0]
@@ -235,7 +343,7 @@ def crop_for_ratio(
     size: Size,
     ratio: float,
     faces: Sequence[Box],
-    saliency: np.ndarray | None,
+    saliency: np.ndarray | Importance | None,
     roi: Box | None,
 ) -> Box:
     """The largest ``ratio`` box inside ``size`` keeping the most importance."""

