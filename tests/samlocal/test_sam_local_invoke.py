@@ -48,6 +48,8 @@ WAVES: list[dict[str, str]] = [
         "th_blind_crop.json": "ThumbnailFunction",
         "th_no_padding.json": "ThumbnailFunction",
         "th_width_only.json": "ThumbnailFunction",
+        "th_signed.json": "ThumbnailFunction",
+        "head_th.json": "ThumbnailFunction",
         "th_not_found.json": "ThumbnailFunction",
         "th_bad_param.json": "ThumbnailFunction",
         "azure_analyze_bad_ratio.json": "ThumbnailFunction",
@@ -87,6 +89,7 @@ def test_every_event_file_is_invoked() -> None:
         ("th_blind_crop.json", (200, 200)),  # coffee 600×400, c=4
         ("th_no_padding.json", (640, 427)),  # rocket, never upscaled, p=0
         ("th_width_only.json", (300, 200)),  # chelsea 451×300, aspect kept
+        ("th_signed.json", (200, 200)),  # env.json sets no signing key: the signature is not needed
     ],
 )
 def test_th_event_answers_a_thumbnail(wave: dict[str, Running], name: str, size: tuple[int, int]) -> None:
@@ -100,9 +103,19 @@ def assert_thumbnail(result: Invocation, size: tuple[int, int]) -> None:
     assert response.get("statusCode") == 200, response
     image = image_of(result)
     assert image.size == size
-    assert response["headers"]["Content-Type"] == Image.MIME[image.format] == "image/webp"  # Accept allows WebP
+    # The events' Accept names AVIF first and the template enables it (EnableAvif).
+    assert response["headers"]["Content-Type"] == Image.MIME[image.format] == "image/avif"
     # CACHE_CONTROL is template.yaml's, from the CacheMaxAge default.
     assert response["headers"]["Cache-Control"] == "public, max-age=86400"
+
+
+def test_head_event_answers_the_get_headers_without_a_body(wave: dict[str, Running]) -> None:
+    head, get = wave["head_th.json"].result(), wave["th_fit.json"].result()
+    assert head.payload["statusCode"] == 200, head.payload
+    assert not head.payload.get("body")
+    for header in ("Content-Type", "ETag", "Cache-Control"):
+        assert head.payload["headers"][header] == get.payload["headers"][header], header
+    quiet_teardown(head)
 
 
 @pytest.mark.parametrize(("name", "status"), [("th_not_found.json", 404), ("th_bad_param.json", 400)])
@@ -166,7 +179,10 @@ def test_s3_put_writes_the_sidecar_c7_and_analysis_use_it_and_delete_removes_it(
     assert cropped.payload["headers"]["X-Smartthumb-Region"] == "sidecar"
     assert stored.payload["statusCode"] == 200, stored.payload
     assert stored.payload["headers"]["X-Smartthumb-Analysis"] == "sidecar"
-    assert json.loads(stored.payload["body"]) == doc["azure"]
+    answer = json.loads(stored.payload["body"])
+    # The Azure answer as stored (Azure clients read it as is), plus the region and faces.
+    assert {k: answer[k] for k in doc["azure"]} == doc["azure"]
+    assert [f["score"] for f in answer["faces"]] == [f["score"] for f in doc["faces"]]
 
     delete = event("analyze_s3_delete.json")
     assert delete["Records"][0]["s3"]["object"]["key"] == key
