@@ -105,6 +105,12 @@ class Settings:
     azure_max_body_bytes: int = 4 * 1024 * 1024
     #: LOCAL_ANALYSIS_STORE: folder for sidecars when ANALYSIS_BUCKET is empty (default: user cache).
     local_analysis_store: str = ""
+    #: AWS_LAMBDA_FUNCTION_MEMORY_SIZE: the function's memory in MB (Lambda sets it; set it locally
+    #: to budget as a given function would). Decodes that would not fit are refused (413).
+    function_memory_mb: int = 1024
+    #: MEMORY_RESERVE_MB: what a warm handler process holds before a decode: a ThumbnailFunction
+    #: measured 421 MB resident after one c=7 request (the ONNX models loaded; see structure.budget).
+    memory_reserve_mb: int = 448
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -142,6 +148,8 @@ class Settings:
             azure_api_key=env.get("AZURE_API_KEY", "").strip(),
             azure_max_body_bytes=_int(env, "AZURE_MAX_BODY_BYTES", cls.azure_max_body_bytes),
             local_analysis_store=env.get("LOCAL_ANALYSIS_STORE", "").strip(),
+            function_memory_mb=_int(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", cls.function_memory_mb),
+            memory_reserve_mb=_int(env, "MEMORY_RESERVE_MB", cls.memory_reserve_mb),
         )
         settings.validate()
         return settings
@@ -162,6 +170,8 @@ class Settings:
             # WebP cannot encode a side over 16383 px (JPEG: 65535): a larger
             # canvas would fail in the encoder instead of as a clean 413.
             raise ConfigError("MAX_DIMENSION must be at most 16383 (the WebP encoder's limit)")
+        if self.memory_reserve_mb >= self.function_memory_mb:
+            raise ConfigError("MEMORY_RESERVE_MB must be below the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)")
         if self.max_dpr < 1:
             raise ConfigError("MAX_DPR must be at least 1")
         for r in self.smartcrop_aspect_ratios:

@@ -52,6 +52,7 @@ from PIL import (
     WebPImagePlugin,  # noqa: F401
 )
 
+from smartthumb import structure
 from smartthumb.config import Settings
 from smartthumb.errors import OutputTooLarge, SourceTooLarge, UnsupportedImage
 from smartthumb.geometry import Box, Plan, Size, plan_thumbnail
@@ -116,6 +117,9 @@ class OpenedImage:
     has_alpha: bool
     orientation: int  # EXIF 1..8 still to apply (1 for TIFF: Pillow's reader applies it while loading)
     icc_profile: bytes | None
+    #: The container scan (``smartthumb.structure``) and the bytes a decode may add.
+    facts: structure.Facts | None = None
+    decode_budget: int = 0
 
 
 # --------------------------------------------------------------------------- open
@@ -202,6 +206,8 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
     """
     if not data:
         raise UnsupportedImage("the source is empty")
+    # Counts and memory from the container structure, before any decoder runs.
+    facts = structure.check(data, settings)
     # Pillow's own guard, as a second line of defence (it warns above the
     # limit and raises above twice the limit; the warning is made an error).
     Image.MAX_IMAGE_PIXELS = settings.max_source_pixels
@@ -239,7 +245,14 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
     size = Size(height, width) if orientation >= 5 else Size(width, height)
     icc = im.info.get("icc_profile") or None
     return OpenedImage(
-        image=im, size=size, format=fmt, has_alpha=_has_alpha(im), orientation=orientation, icc_profile=icc
+        image=im,
+        size=size,
+        format=fmt,
+        has_alpha=_has_alpha(im),
+        orientation=orientation,
+        icc_profile=icc,
+        facts=facts,
+        decode_budget=structure.decode_budget(settings),
     )
 
 
@@ -292,6 +305,8 @@ def _decode(opened: OpenedImage, crop: tuple[int, int, int, int], out: tuple[int
         # The scale actually in effect, whoever set it.
         config = getattr(im, "decoderconfig", ())
         scale = int(config[0]) if config and int(config[0]) in (2, 4, 8) else 1
+    if opened.facts is not None and opened.facts.format:
+        structure.require(opened.facts, opened.decode_budget, scale)  # at the real draft scale: 413
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
