@@ -40,7 +40,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args.store)
     app = build_thumbnail_app(settings)
     from smartthumb.preview import register_preview
-
     from smartthumb.signing import signing_configured
 
     # GET /: the smart-crop preview page (local server only). It lists every image
