@@ -144,3 +144,19 @@ def findings() -> list[Flood]:
         Flood("rgba16-100mpx.png", png16_at_limit()),
         Flood("rle8-100mpx.bmp", rle8_bmp()),
     ]
+
+
+def flood_seeds() -> list[bytes]:
+    """Each class just under its structure limit: seeds for the fuzzers, so
+    mutations land on both sides of every count."""
+    return [
+        tiff_ifd_chain(90),
+        jpeg_marker_flood(500),
+        jpeg_marker_flood(500, marker=0xFE),
+        jpeg_junk(60_000),
+        png_private_chunk_flood(1000),
+        png_idat_flood(2000),
+        gif_comment_flood(16_000),
+        progressive_jpeg("RGB", 2000),
+        rle8_bmp(200, 150),
+    ]
