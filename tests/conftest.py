@@ -47,6 +47,73 @@ class FakeLambdaContext:
         return self.remaining_ms
 
 
+# ---------------------------------------------------------------- marker and network guards
+
+#: Hosts a test outside tests/unit may connect to (pytest-socket): this machine only.
+LOOPBACK = ["127.0.0.1", "::1"]
+#: Layers whose tests open no socket at all (pytest-socket blocks socket creation there).
+NO_NETWORK_DIRS = (REPO / "tests" / "unit",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Unit tests may not create a socket; every other test may connect to loopback only."""
+    for item in items:
+        path = Path(str(item.path))
+        if any(path.is_relative_to(folder) for folder in NO_NETWORK_DIRS):
+            item.add_marker(pytest.mark.disable_socket)
+        elif item.get_closest_marker("allow_hosts") is None:
+            item.add_marker(pytest.mark.allow_hosts(LOOPBACK))
+
+
+def _onnx_session_class() -> type | None:
+    try:
+        import onnxruntime
+    except ImportError:  # pragma: no cover - onnxruntime is a runtime dependency
+        return None
+    return onnxruntime.InferenceSession
+
+
+@pytest.fixture(autouse=True)
+def _model_runs_need_the_marker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Markers mean what pyproject says: a test that runs an ONNX model is marked ``model``.
+
+    Counts ``InferenceSession.run`` calls during an unmarked test and fails it
+    afterwards (raising inside ``run`` would be swallowed where analysis falls
+    back to a blind crop).
+    """
+    session_class = None if request.node.get_closest_marker("model") else _onnx_session_class()
+    runs: list[str] = []
+    if session_class is not None:
+        real_run = session_class.run
+
+        def counted_run(self: object, *args: object, **kwargs: object) -> object:
+            runs.append(request.node.nodeid)
+            return real_run(self, *args, **kwargs)
+
+        counted_run.model_marker_guard = True  # type: ignore[attr-defined]
+        monkeypatch.setattr(session_class, "run", counted_run)
+    yield
+    if runs:
+        pytest.fail(f"ran the ONNX models {len(runs)} times without the `model` marker", pytrace=False)
+
+
+@pytest.fixture
+def no_model_preload(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """AnalyzeFunction's init without loading and warming the ONNX sessions.
+
+    For tests that inject a fake analyzer: the warm-up runs both models, which
+    is a ``model`` test's business. Returns the ``warm`` flag of each preload call.
+    """
+    calls: list[bool] = []
+
+    def preload(warm: bool = True) -> float:
+        calls.append(warm)
+        return 0.0
+
+    monkeypatch.setattr("smartthumb.analysis.models.preload", preload)
+    return calls
+
+
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()

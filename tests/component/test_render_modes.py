@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from smartthumb.accept import accepted_formats
 from smartthumb.config import Settings
 from smartthumb.geometry import CropMode, plan_thumbnail
 from smartthumb.render import choose_format, encode, execute, open_image, render_bytes
@@ -39,7 +40,7 @@ def request(query: str):
 
 
 def render(data: bytes, query: str, *, fmt: str | None = None, accept: str | None = None) -> tuple[Image.Image, str]:
-    out, out_fmt = render_bytes(data, request(query), SETTINGS, fmt=fmt, accept=accept)
+    out, out_fmt = render_bytes(data, request(query), SETTINGS, fmt=fmt, accepted=accepted_formats(accept))
     im = Image.open(io.BytesIO(out))
     im.load()
     assert im.format == out_fmt
@@ -126,7 +127,7 @@ def test_seed_examples_through_the_four_steps(seed_source: bytes) -> None:
     plan = plan_thumbnail(opened.size, 200, 200, CropMode.NONE, True, None)
     image = execute(opened, plan, (255, 255, 255, 255))
     assert image.mode == "RGB" and image.size == (200, 200)
-    fmt = choose_format(opened, None, SETTINGS, (255, 255, 255, 255))
+    fmt = choose_format(opened, (), SETTINGS, (255, 255, 255, 255))
     assert fmt == "JPEG"
     out = Image.open(io.BytesIO(encode(image, fmt, 90, opened.icc_profile, SETTINGS.max_output_bytes)))
     assert out.size == (200, 200) and near(out.getpixel((100, 10)), (255, 255, 255))
@@ -276,7 +277,7 @@ def test_every_mode_renders_with_plausible_colours(name: str) -> None:
     assert near(got_left, left, 14), (got_left, left)
     assert near(got_right, right, 14), (got_right, right)
     # And it encodes as what choose_format picks (opaque: JPEG).
-    fmt = choose_format(opened, None, SETTINGS, (255, 255, 255, 255))
+    fmt = choose_format(opened, (), SETTINGS, (255, 255, 255, 255))
     assert fmt == "JPEG"
     out = Image.open(io.BytesIO(encode(image, fmt, 90, opened.icc_profile, 10**7)))
     assert out.mode == mode and near(sample(out)[0], left, 16)
@@ -597,7 +598,7 @@ def test_sample_photo_png_renders_byte_identical_through_libspng(monkeypatch: py
     """The sample photograph as an 8-bit PNG: libspng's strip-wise decode and Pillow's decoder give the same files."""
     from importlib.resources import files
 
-    from smartthumb import png_spng
+    from smartthumb.render import png_spng
 
     sample = (files("smartthumb") / "samples" / "rocket.jpg").read_bytes()
     photo = Image.open(io.BytesIO(sample)).convert("RGBA" if "A" in mode else "RGB")
@@ -606,8 +607,8 @@ def test_sample_photo_png_renders_byte_identical_through_libspng(monkeypatch: py
     data = save(photo.convert(mode), "PNG")
     assert png_spng._spng_source(open_image(data, SETTINGS)) is not None
     for query, accept in (("w=200&h=200", None), ("w=120&h=90&c=4", "image/webp"), ("w=500", None)):
-        fast, fast_fmt = render_bytes(data, request(query), SETTINGS, accept=accept)
+        fast, fast_fmt = render_bytes(data, request(query), SETTINGS, accepted=accepted_formats(accept))
         with monkeypatch.context() as m:
             m.setattr(png_spng, "execute_png", lambda *args: None)
-            slow, slow_fmt = render_bytes(data, request(query), SETTINGS, accept=accept)
+            slow, slow_fmt = render_bytes(data, request(query), SETTINGS, accepted=accepted_formats(accept))
         assert fast_fmt == slow_fmt and fast == slow, (mode, query)

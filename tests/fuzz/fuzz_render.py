@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO / "layers" / "imaging" / "python"))
 from PIL import Image  # noqa: E402
 
 from smartthumb import limits, render  # noqa: E402
+from smartthumb.accept import accepted_formats  # noqa: E402
 from smartthumb.config import Settings  # noqa: E402
 from smartthumb.errors import ThumbError  # noqa: E402
 from smartthumb.geometry import plan_thumbnail  # noqa: E402
@@ -160,7 +161,8 @@ def run_one(data: bytes, query: str, settings: Settings) -> str:
     """The service's steps on one input: the outcome as a short label."""
     request = parse_th(parse_query_string(query), settings, require_id=False)
     opened = render.open_image(data, settings)
-    fmt = render.choose_format(opened, "image/webp" if len(data) % 3 == 0 else "*/*", settings, request.pad_color)
+    accept = "image/webp" if len(data) % 3 == 0 else "*/*"
+    fmt = render.choose_format(opened, accepted_formats(accept), settings, request.pad_color)
     plan = plan_thumbnail(opened.size, request.width, request.height, request.crop, request.pad, None)
     limits.check_plan(plan, settings)
     image = render.execute(opened, plan, request.pad_color)

@@ -47,7 +47,7 @@ def delete_event(key: str, sequencer: str) -> dict:
 
 
 @pytest.fixture
-def env(s3, monkeypatch):
+def env(s3, monkeypatch, no_model_preload):
     s3.create_bucket(Bucket=SOURCE)
     s3.create_bucket(Bucket=ANALYSIS)
     monkeypatch.setenv("SOURCE_BUCKET", SOURCE)
@@ -60,8 +60,9 @@ def env(s3, monkeypatch):
 
 
 @pytest.fixture
-def analyze_fn(env, function_loader):
+def analyze_fn(env, function_loader, no_model_preload):
     fn = function_loader("analyze")
+    assert no_model_preload == [True]  # init loads and warms both sessions (not here: a fake analyses)
     fn.fake = FakeAnalyzer()
     fn.ingestor.analyze = fn.fake
     return fn

@@ -141,6 +141,7 @@ def test_bad_parameter_message_names_it(thumbnail_fn, lambda_context):
     assert "'qlt'" in err["message"] and "1 to 100" in err["message"]
 
 
+@pytest.mark.model  # th_smart_crop.json is a c=7 request
 def test_event_files_all_answer(thumbnail_fn, lambda_context):
     expected = {"th_not_found": 404, "th_bad_param": 400}
     for path in sorted(EVENTS.glob("th_*.json")):

@@ -257,7 +257,7 @@ def test_source_bytes_over_the_limit_through_the_handler(make_fn) -> None:
 
 def test_jpeg_scan_count_check() -> None:
     from smartthumb.errors import SourceTooLarge
-    from smartthumb.limits import MAX_JPEG_SCANS, check_jpeg_scans
+    from smartthumb.render.open import MAX_JPEG_SCANS, check_jpeg_scans
     from tests.hardening.corpus import jpeg_scan_bomb
 
     photo = Image.merge("RGB", [Image.effect_noise((256, 256), 40)] * 3)

@@ -120,7 +120,7 @@ SECRET = "log-test-signing-secret-5b1e"
 AZURE_KEY = "log-test-azure-key-93c0"
 
 
-def test_logs_hold_no_secret_signature_or_image_bytes(make_fn, monkeypatch, capsys, caplog) -> None:
+def test_logs_hold_no_secret_signature_or_image_bytes(make_fn, monkeypatch, capsys, caplog, no_model_preload) -> None:
     photo = _sources()["meta.jpg"]  # built before capturing: Pillow logs what it writes
     caplog.set_level(logging.DEBUG)
     capsys.readouterr()

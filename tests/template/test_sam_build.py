@@ -63,7 +63,7 @@ out["files"] = {
     if m in sys.modules
 }
 out["boto3_origin"] = importlib.util.find_spec("boto3").origin
-from smartthumb import png_spng, render
+from smartthumb.render import png_spng
 out["libspng"] = png_spng.libspng() is not None  # the PNG decoder in the layer's pyspng
 print("PROBE:" + json.dumps(out))
 """

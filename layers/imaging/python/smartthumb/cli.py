@@ -81,6 +81,7 @@ class _FileSource:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from smartthumb.accept import accepted_formats
     from smartthumb.app_factory import build_region_provider
     from smartthumb.request import parse_query_string, parse_th
     from smartthumb.service import ThumbnailService
@@ -92,7 +93,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         fmt = EXTENSION_FORMATS.get(Path(args.output).suffix.lower()) if args.output else None
         source = _FileSource(Path(args.source), settings.max_source_bytes)
         service = ThumbnailService(settings, source, build_region_provider(settings))
-        result = service.thumbnail(request, accept=args.accept, force_format=fmt)
+        result = service.thumbnail(request, accepted=accepted_formats(args.accept), force_format=fmt)
     except ThumbError as exc:
         print(json.dumps(exc.to_body()), file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
+from smartthumb.accept import accepted_formats
 from smartthumb.cache_policy import bounded_cache_control
 from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
@@ -82,7 +83,7 @@ def build_app(
         request = parse_th(params, settings)
         result = service.thumbnail(
             request,
-            accept=_header(app, "accept"),
+            accepted=accepted_formats(_header(app, "accept")),
             if_none_match=_header(app, "if-none-match"),
             remaining_ms=_remaining_ms(app),
         )

@@ -8,17 +8,13 @@ Two things the parser cannot see because they depend on the source:
   the requested width and the ratio's height). That is a memory bomb made of
   a perfectly valid image and query, so every plan's canvas is checked
   against ``MAX_DIMENSION`` before anything is allocated.
-* **JPEG scans.** A progressive JPEG may hold any number of scans, and
-  libjpeg walks every block of a component for each one, even a scan that
-  carries no data. A dozen bytes per scan repeated 100 000 times on a
-  4096x4096 image took 23 s to decode (drafted) here, under every byte and
-  pixel limit. Encoders write about ten scans (libjpeg's default
-  progression) to a few dozen, so more than :data:`MAX_JPEG_SCANS` is
-  refused before decoding.
 * **The time left.** Lambda kills a function at its timeout, which API
   Gateway turns into a bare 5xx. :class:`Deadline` turns "this cannot finish
   in time" into a clean 503 with ``Retry-After`` *before* the expensive step,
   using a conservative estimate of the decode and resize cost.
+
+Decode guards that depend on the bytes (JPEG scan count, pixel and frame
+limits) belong to :mod:`smartthumb.render.open`.
 """
 
 from __future__ import annotations
@@ -27,11 +23,8 @@ import time
 from collections.abc import Callable
 
 from smartthumb.config import Settings
-from smartthumb.errors import OutputTooLarge, SourceTooLarge, TimeBudgetExceeded
+from smartthumb.errors import OutputTooLarge, TimeBudgetExceeded
 from smartthumb.geometry import Plan
-
-#: Most scans a JPEG may have (see the module docstring).
-MAX_JPEG_SCANS = 256
 
 #: Decode, resize and encode of a small image, with margin for a cold CPU.
 RENDER_FLOOR_MS = 300
@@ -53,17 +46,6 @@ def check_plan(plan: Plan, settings: Settings) -> None:
             f"the thumbnail would be {canvas.width}x{canvas.height} pixels, over the limit of {limit} per side; "
             "give both 'w' and 'h', or 'p=0'"
         )
-
-
-def check_jpeg_scans(data: bytes, limit: int = MAX_JPEG_SCANS) -> None:
-    """Refuse a JPEG with more than ``limit`` scans (413), without decoding.
-
-    Counts start-of-scan markers (``FF DA``). Inside entropy-coded data an
-    ``FF`` byte is always followed by ``00`` or a restart marker, so this
-    counts real scans, plus at most those of an embedded EXIF thumbnail.
-    """
-    if data[:2] == b"\xff\xd8" and data.count(b"\xff\xda") > limit:
-        raise SourceTooLarge(f"the JPEG has more than {limit} scans")
 
 
 def render_reserve_ms(source_pixels: int) -> int:
@@ -91,6 +73,15 @@ class Deadline:
         left = self.left_ms()
         if left is not None and left < needed_ms:
             raise TimeBudgetExceeded("the thumbnail could not be rendered in time; try again")
+
+    def check(self) -> None:
+        """Raise :class:`TimeBudgetExceeded` (503) once the time is up.
+
+        Called between the render's steps (:func:`smartthumb.render.execute`):
+        the estimate checked up front (:meth:`require`) can be wrong, and a
+        step that starts after the deadline only produces an answer nobody gets.
+        """
+        self.require(0)
 
     def analysis_budget_ms(self, configured_ms: int, render_ms: int) -> int:
         """Time the region analysis may take, leaving ``render_ms`` (at least

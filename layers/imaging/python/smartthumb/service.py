@@ -65,12 +65,16 @@ class ThumbnailService:
         self,
         request: ThumbRequest,
         *,
-        accept: str | None = None,
+        accepted: frozenset[str] = frozenset(),
         if_none_match: str | None = None,
         remaining_ms: int | None = None,
         force_format: str | None = None,
     ) -> Thumbnail:
-        """Render ``request``; ``force_format`` overrides content negotiation (CLI ``-o``)."""
+        """Render ``request``; ``force_format`` overrides content negotiation (CLI ``-o``).
+
+        ``accepted`` holds the negotiated output formats the client takes
+        (:func:`smartthumb.accept.accepted_formats`, parsed at the HTTP edge).
+        """
         deadline = limits.Deadline(remaining_ms)
         deadline.require(limits.RENDER_FLOOR_MS)  # no time left: 503 before touching the store
         source = self.source.get(request.id)
@@ -80,7 +84,7 @@ class ThumbnailService:
         fmt = (
             force_format.upper()
             if force_format
-            else render.choose_format(opened, accept, self.settings, request.pad_color)
+            else render.choose_format(opened, accepted, self.settings, request.pad_color)
         )
 
         render_ms = limits.render_reserve_ms(opened.size.area)
@@ -102,7 +106,7 @@ class ThumbnailService:
         )
         limits.check_plan(plan, self.settings)  # a derived side can exceed MAX_DIMENSION: 413
         deadline.require(render_ms)  # decode + resize estimated from the source pixels: 503
-        image = render.execute(opened, plan, request.pad_color)
+        image = render.execute(opened, plan, request.pad_color, deadline)  # checked between steps too
         quality = request.quality or self.settings.default_quality
         body = render.encode(image, fmt, quality, opened.icc_profile, self.settings.max_output_bytes)
         return Thumbnail(body, render.CONTENT_TYPES[fmt], etag, cache_control, hint and hint.origin, vary)

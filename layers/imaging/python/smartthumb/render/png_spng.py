@@ -23,8 +23,11 @@ decoder, which gives its own verdict, so libspng can only be stricter; the
 chunks after the image data are then walked exactly as Pillow's ``load_end``
 walks them, so a broken trailing chunk is refused as Pillow refuses it.
 
-Only :func:`execute_png` is called from :mod:`smartthumb.render`; it returns
-None whenever Pillow must decode instead.
+Only :func:`execute_png` is called, by :mod:`smartthumb.render.execute`'s
+decode step; it returns None whenever Pillow must decode instead. What to do
+with the pixels (nothing, a crop, which filter after which reduce) is
+:func:`smartthumb.render.resample.decide`'s, the same decision the Pillow
+path executes.
 """
 
 from __future__ import annotations
@@ -40,14 +43,8 @@ from typing import Any
 from PIL import Image, ImageFile, PngImagePlugin
 
 from smartthumb.errors import UnsupportedImage
-from smartthumb.render import (
-    _LOAD_ERRORS,
-    REDUCING_GAP,
-    RESAMPLE,
-    RESAMPLE_SMALL_SHRINK,
-    SMALL_SHRINK,
-    OpenedImage,
-)
+from smartthumb.render.open import LOAD_ERRORS, OpenedImage
+from smartthumb.render.resample import REDUCING_GAP, Action, decide
 
 #: The only libspng build this binding is written against (pyspng==0.1.4).
 _SPNG_VERSION = b"0.7.4"
@@ -267,18 +264,12 @@ def execute_png(opened: OpenedImage, crop: tuple[int, int, int, int], out: tuple
     if src is None or libspng() is None:
         return None
     width, height, mode = src.width, src.height, src.mode
-    box = (float(crop[0]), float(crop[1]), float(crop[2]), float(crop[3]))
+    decision = decide(crop, (width, height), 1, out)
+    box = decision.box  # the crop itself (scale 1, inside the frame)
     out_w, out_h = out
     row_bytes = width * len(mode)
-    resample = None
-    factor_x = factor_y = 1
-    if not ((out_w, out_h) == (width, height) and crop == (0, 0, width, height)) and (
-        (out_w, out_h) != (crop[2] - crop[0], crop[3] - crop[1])
-    ):
-        shrink = max((box[2] - box[0]) / out_w, (box[3] - box[1]) / out_h)
-        resample = RESAMPLE_SMALL_SHRINK if shrink < SMALL_SHRINK else RESAMPLE
-        factor_x = int((box[2] - box[0]) / out_w / REDUCING_GAP) or 1
-        factor_y = int((box[3] - box[1]) / out_h / REDUCING_GAP) or 1
+    resample = decision.filter
+    factor_x, factor_y = decision.reduce
     try:
         if factor_x > 1 or factor_y > 1:
             # Image.resize(..., reducing_gap): [premultiply,] reduce over the safe box, filter.
@@ -315,7 +306,7 @@ def execute_png(opened: OpenedImage, crop: tuple[int, int, int, int], out: tuple
             return im.convert(mode) if work != mode else im
 
         # No reduce step: assemble the frame (only the rows in the crop) and do what Pillow's path does.
-        top, bottom = (crop[1], crop[3]) if resample is None else (0, height)
+        top, bottom = (crop[1], crop[3]) if decision.action is not Action.RESIZE else (0, height)
         frame = Image.new(mode, (width, bottom - top), None)  # not initialised: the strips cover every row
         _spng_decode(
             src,
@@ -325,9 +316,9 @@ def execute_png(opened: OpenedImage, crop: tuple[int, int, int, int], out: tuple
             lambda y, strip: frame.paste(strip, (0, y - top)),
         )
         _png_trailer_checked(opened, src)
-        if resample is None:
-            if (out_w, out_h) == (width, height) and crop == (0, 0, width, height):
-                return frame
+        if decision.action is Action.NOTHING:
+            return frame
+        if decision.action is Action.CROP:
             return frame.crop((crop[0], 0, crop[2], crop[3] - crop[1]))
         return frame.resize((out_w, out_h), resample, box=box, reducing_gap=REDUCING_GAP)
     except _SpngError:
@@ -339,5 +330,5 @@ def _png_trailer_checked(opened: OpenedImage, src: _SpngSource) -> None:
         _png_trailer(opened, src)
     except MemoryError:
         raise
-    except _LOAD_ERRORS as exc:
+    except LOAD_ERRORS as exc:
         raise UnsupportedImage("the source image is truncated or corrupt") from exc
