@@ -12,11 +12,11 @@ import io
 import struct
 
 import pytest
-from PIL import Image, JpegImagePlugin
+from PIL import Image, ImageFile, JpegImagePlugin
 
 from smartthumb import render, structure
 from smartthumb.config import ConfigError, Settings
-from smartthumb.errors import SourceTooLarge
+from smartthumb.errors import SourceTooLarge, UnsupportedImage
 from smartthumb.geometry import CropMode
 from smartthumb.request import ThumbRequest
 from smartthumb.structure import budget
@@ -55,8 +55,6 @@ REFUSED = {
     "private-chunks.png": lambda: floods.png_private_chunk_flood(MAX_PNG_METADATA_CHUNKS + 1),
     "idat-flood.png": lambda: floods.png_idat_flood(MAX_PNG_CHUNKS),
     "comment-flood.gif": lambda: floods.gif_comment_flood(200_000),
-    "progressive-cmyk.jpg": lambda: floods.progressive_jpeg("CMYK"),
-    "rgba16-100mpx.png": lambda: floods.png16_at_limit(10_000),
     "rle8.bmp": lambda: floods.rle8_bmp(2001, 2000),
 }
 
@@ -68,6 +66,28 @@ def test_each_class_is_refused_from_the_bytes(no_decoder, name: str) -> None:
         render.open_image(data, SETTINGS)
     assert caught.value.status == 413
     assert caught.value.message  # names the limit, not the file
+
+
+#: Classes over the memory budget: the header is read (Image.open), nothing decoded.
+OVER_BUDGET = {
+    "progressive-cmyk.jpg": lambda: floods.progressive_jpeg("CMYK"),
+    "rgba16-100mpx.png": lambda: floods.png16_at_limit(10_000),
+}
+
+
+@pytest.mark.parametrize("name", list(OVER_BUDGET))
+def test_over_budget_decodes_are_refused_before_loading(monkeypatch, name: str) -> None:
+    monkeypatch.setattr(ImageFile.ImageFile, "load", _no_decoder)
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", _no_decoder, raising=False)
+    with pytest.raises(SourceTooLarge) as caught:
+        render.open_image(OVER_BUDGET[name](), Settings(function_memory_mb=1024))
+    assert "MB" in caught.value.message
+    render.open_image(OVER_BUDGET[name](), Settings(function_memory_mb=2048))  # fits the AnalyzeFunction
+
+
+def test_a_junk_header_is_unsupported_not_a_memory_estimate() -> None:
+    with pytest.raises(UnsupportedImage):
+        render.open_image(b"GIF89a but not really", SETTINGS)
 
 
 def test_counts_just_under_each_limit_pass_the_scan() -> None:
@@ -154,10 +174,10 @@ def test_coefficient_buffer_follows_components_and_sampling() -> None:
 
 
 def test_the_budget_is_the_function_memory_less_the_reserve(no_decoder) -> None:
-    cmyk = floods.progressive_jpeg("CMYK")
+    cmyk = structure.check(floods.progressive_jpeg("CMYK"), SETTINGS)
     with pytest.raises(SourceTooLarge):
-        structure.check(cmyk, Settings(function_memory_mb=1024))
-    assert structure.check(cmyk, Settings(function_memory_mb=2048)).buffered
+        structure.check_memory(cmyk, Settings(function_memory_mb=1024))
+    structure.check_memory(cmyk, Settings(function_memory_mb=2048))
     assert structure.decode_budget(Settings(function_memory_mb=2048, memory_reserve_mb=48)) == 2000 * 2**20
 
 

@@ -2,9 +2,9 @@
 
 The client's ``Accept`` header is parsed at the HTTP edge
 (:mod:`smartthumb.accept`); :func:`choose_format` receives the formats the
-client listed. An ICC profile is written only when its colour space matches
-the output pixels (a profile that does not match is dropped rather than
-written wrongly).
+client listed. An ICC profile is written only when it is small and standard
+(:mod:`~smartthumb.render.icc`) and its colour space matches the output
+pixels (a profile that does not match is dropped rather than written wrongly).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from PIL import Image
 
 from smartthumb.config import Settings
 from smartthumb.errors import OutputTooLarge
+from smartthumb.render.icc import keep
 from smartthumb.render.open import OpenedImage, keeps_alpha
 
 CONTENT_TYPES: dict[str, str] = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -38,9 +39,11 @@ _ICC_SPACE = {"RGB": b"RGB ", "RGBA": b"RGB ", "L": b"GRAY", "LA": b"GRAY"}
 
 
 def _icc_for(image: Image.Image, icc: bytes | None) -> bytes | None:
-    """The profile if its colour space matches the pixels, else None."""
-    if not icc or len(icc) < 128:
+    """The profile if it is small and standard (:func:`~smartthumb.render.icc.keep`)
+    and its colour space matches the pixels, else None."""
+    if not keep(icc):
         return None
+    assert icc is not None
     return icc if icc[16:20] == _ICC_SPACE.get(image.mode) else None
 
 

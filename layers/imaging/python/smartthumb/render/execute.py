@@ -21,9 +21,11 @@ Like imgproxy's pipeline, :func:`execute` checks the request's
 :class:`~smartthumb.limits.Deadline` between steps, so a request whose time
 is gone stops with a clean 503 instead of finishing work nobody receives.
 
-Colour profiles: an RGB or greyscale source's ICC profile is copied into the
-output unchanged (the pixels are not converted; :mod:`~smartthumb.render.encode`
-writes it), so colour-managed viewers show what the source showed. CMYK
+Colour profiles: an RGB or greyscale source's small standard ICC profile is
+copied into the output unchanged (the pixels are not converted;
+:mod:`~smartthumb.render.encode` writes it), so colour-managed viewers show
+what the source showed; a large or unusual RGB profile is applied to the small
+image (converted to sRGB) and dropped (:mod:`~smartthumb.render.icc`). CMYK
 sources are converted to sRGB (through their embedded profile when there is
 one, else Pillow's naive formula) and the output carries no profile.
 """
@@ -40,6 +42,7 @@ from smartthumb.errors import UnsupportedImage
 from smartthumb.geometry import Box, Plan, Size
 from smartthumb.limits import Deadline
 from smartthumb.render import png_spng
+from smartthumb.render.icc import to_srgb
 from smartthumb.render.open import LOAD_ERRORS, OpenedImage, check_decode_memory, keeps_alpha, load_guarded
 from smartthumb.render.resample import REDUCING_GAP, Action, Crop, decide, draft_scale
 
@@ -244,6 +247,8 @@ def finish_mode(work: Work) -> None:
         im = _cmyk_to_rgb(im, work.opened.icc_profile)
     elif im.mode in ("F", "I"):
         im = _to_grey8(im, work.source_mode)
+    else:
+        im = to_srgb(im, work.opened.icc_profile)  # a large or odd profile: applied here, dropped on encode
     pad_color = work.pad_color
     grey_pad = pad_color[0] == pad_color[1] == pad_color[2]
     if keeps_alpha(work.opened, pad_color):

@@ -132,7 +132,7 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
     """
     if not data:
         raise UnsupportedImage("the source is empty")
-    # Counts and memory from the container structure, before any decoder runs.
+    # Counts from the container structure, before any decoder reads the file.
     facts = structure.check(data, settings)
     # Pillow's own guard, as a second line of defence (it warns above the
     # limit and raises above twice the limit; the warning is made an error).
@@ -168,6 +168,8 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
     if fmt == "JPEG":
         # A scan bomb costs minutes of CPU under every other limit (see the module docstring).
         check_jpeg_scans(data)
+    # What the decode will hold (coefficient buffers, 16-bit frames) against the function's memory.
+    structure.check_memory(facts, settings)
 
     orientation = _orientation(im)
     size = Size(height, width) if orientation >= 5 else Size(width, height)

@@ -38,12 +38,17 @@ def scan(data: bytes, frame_limit: int) -> Facts:
 
 
 def check(data: bytes, settings: Settings) -> Facts:
-    """Scan ``data`` and refuse (413) what would not fit the function's memory
-    even at the smallest draft scale; the caller re-checks at the real scale."""
-    facts = scan(data, settings.max_animation_frames)
+    """Scan ``data`` before any decoder reads it: a count over its limit is a 413."""
+    return scan(data, settings.max_animation_frames)
+
+
+def check_memory(facts: Facts, settings: Settings) -> None:
+    """Refuse (413) a decode that would not fit the function's memory even at
+    the smallest draft scale. Called once the decoder has accepted the header
+    (a junk header is a 415, not a memory estimate); the decode step re-checks
+    at the real scale."""
     if facts.format:
         require(facts, decode_budget(settings), scale=8 if facts.format == "JPEG" else 1)
-    return facts
 
 
 def decode_budget(settings: Settings) -> int:
@@ -51,4 +56,4 @@ def decode_budget(settings: Settings) -> int:
     return budget_bytes(settings.function_memory_mb, settings.memory_reserve_mb)
 
 
-__all__ = ["Facts", "check", "decode_budget", "decode_bytes", "require", "scan"]
+__all__ = ["Facts", "check", "check_memory", "decode_budget", "decode_bytes", "require", "scan"]
