@@ -6,6 +6,7 @@ source over ``max_bytes`` costs at most ``max_bytes + 1`` bytes of memory.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from dataclasses import dataclass
@@ -59,7 +60,10 @@ class LocalFolderSource:
         self.prefix = prefix
 
     def path_for(self, image_id: str) -> Path:
-        path = (self.root / (self.prefix + image_id)).resolve()
+        try:
+            path = (self.root / (self.prefix + image_id)).resolve()
+        except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before Python 3.13), a name too long
+            raise SourceNotFound("no image with that id") from exc
         # Defence in depth: ids are validated already, links could still escape.
         if self.root not in path.parents:
             raise SourceNotFound("no image with that id")
@@ -79,6 +83,10 @@ class LocalFolderSource:
             raise SourceNotFound("no image with that id") from exc
         except PermissionError as exc:
             raise SourceNotFound("no image with that id") from exc
+        except OSError as exc:
+            if exc.errno in (errno.ENAMETOOLONG, errno.ELOOP):  # a path segment over 255 bytes, a symlink loop
+                raise SourceNotFound("no image with that id") from exc
+            raise SourceUnavailable("the image store could not be read; try again") from exc
         etag = hashlib.sha256(f"{stat.st_mtime_ns}:{stat.st_size}:{image_id}".encode()).hexdigest()[:32]
         return SourceObject(key=self.prefix + image_id, data=data, etag=etag)
 
