@@ -108,5 +108,5 @@ class ThumbnailService:
         deadline.require(render_ms)  # decode + resize estimated from the source pixels: 503
         image = render.execute(opened, plan, request.pad_color, deadline)  # checked between steps too
         quality = request.quality or self.settings.default_quality
-        body = render.encode(image, fmt, quality, opened.icc_profile, self.settings.max_output_bytes)
+        body = render.encode(image, fmt, quality, opened.icc_profile, self.settings.max_output_bytes, deadline=deadline)
         return Thumbnail(body, render.CONTENT_TYPES[fmt], etag, cache_control, hint and hint.origin, vary)
