@@ -106,7 +106,7 @@ def no_model_preload(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """
     calls: list[bool] = []
 
-    def preload(warm: bool = True) -> float:
+    def preload(warm: bool = True, settings: object = None) -> float:
         calls.append(warm)
         return 0.0
 

@@ -3,7 +3,7 @@ Operations tasks → analysis sidecars.
 
 Thin by design: configuration is validated once per container (a looping
 configuration fails the cold start), and every event goes to
-:mod:`smartthumb.ingest`. S3 notification events return a small summary
+:mod:`smartthumb.ingest` (Batch Operations: :mod:`smartthumb.batch`). S3 notification events return a small summary
 (async invocations discard it) or raise on transient trouble so Lambda
 retries and then sends the event to the dead-letter destination; Batch
 Operations events get the per-task answer Batch Operations expects.
@@ -18,8 +18,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3BatchOperationEvent, S3Event
 
+from smartthumb.batch import is_batch_event, run_batch
 from smartthumb.config import Settings
-from smartthumb.ingest import build_ingestor, is_batch_event, run_batch, validate_for_ingest
+from smartthumb.ingest import build_ingestor, validate_for_ingest
 
 logger = Logger(service="smartthumb-analyze")
 # Pillow logs every EXIF tag it parses at DEBUG (GPS, names): never let image
@@ -41,7 +42,7 @@ def _preload_models() -> None:
     from smartthumb.analysis.models import ModelUnavailable, preload
 
     try:
-        logger.info("models preloaded", extra={"seconds": round(preload(), 3)})
+        logger.info("models preloaded", extra={"seconds": round(preload(settings=settings), 3)})
     except ModelUnavailable as exc:
         logger.warning("models unavailable at init", extra={"reason": exc.message})
 

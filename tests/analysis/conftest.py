@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from smartthumb.config import Settings
@@ -13,6 +15,10 @@ def settings() -> Settings:
 
 
 @pytest.fixture(autouse=True)
-def _repo_models(monkeypatch: pytest.MonkeyPatch) -> None:
+def _repo_models() -> Iterator[None]:
     """Tests use the repository's models unless a test points elsewhere."""
-    monkeypatch.delenv("SMARTTHUMB_MODELS_DIR", raising=False)
+    from smartthumb.analysis import models
+
+    models.configure(Settings())
+    yield
+    models.configure(Settings())

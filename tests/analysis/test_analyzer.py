@@ -10,6 +10,7 @@ from PIL import Image
 
 from smartthumb.analysis import analyzer, saliency
 from smartthumb.analysis.analyzer import analyze_image, decode_for_analysis
+from smartthumb.azure.contract import smart_crops_answer
 from smartthumb.config import Settings
 from smartthumb.errors import SourceTooLarge, UnsupportedImage
 from smartthumb.geometry import Box
@@ -114,7 +115,7 @@ def test_automatic_crop(settings: Settings) -> None:
     assert 0.5 <= ratio <= 2.0
     assert _ratio_ok(box, 512, 512, ratio)
     assert box.contains(result.faces[0].box)
-    values = result.to_azure()["smartCropsResult"]["values"]
+    values = smart_crops_answer(result)["smartCropsResult"]["values"]
     assert values == [{"aspectRatio": ratio, "boundingBox": {"x": box.x, "y": box.y, "w": box.w, "h": box.h}}]
 
 
@@ -139,7 +140,7 @@ def test_analysis_json_has_no_numpy_types(settings: Settings, monkeypatch: pytes
     buf = io.BytesIO()
     Image.new("RGB", (320, 200), (10, 20, 30)).save(buf, "PNG")
     result = analyze_image(buf.getvalue(), [1.0, 1.5], settings)
-    text = json.dumps(result.to_azure())
+    text = json.dumps(smart_crops_answer(result))
     assert '"aspectRatio": 1.5' in text
     assert result.faces[0].box == Box(10, 20, 31, 41)
 

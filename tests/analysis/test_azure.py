@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smartthumb.analysis.analyzer import Analysis, Face
-from smartthumb.analysis.azure import AzureError, parse_aspect_ratios
+from smartthumb.azure.contract import AzureError, smart_crops_answer
+from smartthumb.azure.request import parse_aspect_ratios
+from smartthumb.config import Settings
 from smartthumb.geometry import Box
 from tests.conftest import AZURE_RANGE_ERROR
 
@@ -76,7 +78,7 @@ def _analysis() -> Analysis:
 
 
 def test_to_azure_exact_shape() -> None:
-    assert _analysis().to_azure() == {
+    assert smart_crops_answer(_analysis()) == {
         "modelVersion": "test-1",
         "metadata": {"width": 4000, "height": 3000},
         "smartCropsResult": {
@@ -122,22 +124,67 @@ def test_round_trip_property(width: int, height: int, faces: list, roi: Box | No
 def test_pure_modules_do_not_import_onnxruntime() -> None:
     code = (
         "import sys\n"
-        "import smartthumb.analysis.boxes, smartthumb.analysis.azure, smartthumb.analysis.analyzer\n"
-        "import smartthumb.analysis.provider, smartthumb.analysis.cli, smartthumb.analysis.models\n"
+        "import smartthumb.analysis.boxes, smartthumb.azure.contract, smartthumb.analysis.analyzer\n"
+        "import smartthumb.sidecars, smartthumb.azure.cli, smartthumb.analysis.models\n"
         "print('onnxruntime' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
-def test_provider_import_is_light() -> None:
-    """The /th handler constructs the provider at start; numpy and onnxruntime wait for c=7."""
+def test_analysis_cache_import_is_light() -> None:
+    """The /th handler constructs the cache at start; numpy and onnxruntime wait for c=7."""
     code = (
         "import sys\n"
-        "from smartthumb.analysis.provider import OnnxRegionProvider\n"
+        "from smartthumb.sidecars import AnalysisCache, NullSidecarStore\n"
         "from smartthumb.config import Settings\n"
-        "OnnxRegionProvider(Settings())\n"
+        "AnalysisCache(Settings(), NullSidecarStore())\n"
         "print(sorted(m for m in ('numpy', 'onnxruntime') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------ request parsing, without events
+
+
+def test_image_input_reads_bytes_base64_and_url_bodies() -> None:
+    from smartthumb.azure.request import ImageInput, image_input
+
+    settings = Settings(source_bucket="photos", source_prefix="img/", azure_max_body_bytes=100)
+    assert image_input("abc", False, "application/octet-stream", settings) == ImageInput(data=b"abc")
+    assert image_input("YWJj", True, None, settings) == ImageInput(data=b"abc")
+    url = '{"url": "s3://photos/img/a%20b.jpg"}'
+    assert image_input(url, False, "application/json; charset=utf-8", settings) == ImageInput(image_id="a b.jpg")
+
+
+@pytest.mark.parametrize(
+    ("body", "is_base64", "content_type", "inner"),
+    [
+        ("not base64!", True, None, "InvalidImageFormat"),
+        ("x" * 101, False, None, "InvalidImageSize"),
+        ("", False, None, "InvalidImageSize"),
+        ('{"url": "https://example.com/a.jpg"}', False, "application/json", "InvalidImageUrl"),
+        ('{"url": "s3://photos/elsewhere/a.jpg"}', False, "application/json", "InvalidImageUrl"),
+        ("{not json", False, "application/json", "InvalidImageUrl"),
+    ],
+)
+def test_image_input_refusals(body: str, is_base64: bool, content_type: str | None, inner: str) -> None:
+    from smartthumb.azure.request import image_input
+
+    settings = Settings(source_bucket="photos", source_prefix="img/", azure_max_body_bytes=100)
+    with pytest.raises(AzureError) as info:
+        image_input(body, is_base64, content_type, settings)
+    assert (info.value.status, info.value.inner_code) == (400, inner)
+
+
+def test_errors_map_by_type_and_recorded_errors_by_their_code() -> None:
+    from smartthumb.azure.contract import from_recorded_error, from_thumb_error
+    from smartthumb.errors import SourceNotFound, SourceTooLarge, SourceUnavailable, UnsupportedImage
+
+    assert from_thumb_error(UnsupportedImage("x")).inner_code == "InvalidImageFormat"
+    assert from_thumb_error(SourceTooLarge("x")).inner_code == "InvalidImageSize"
+    assert from_thumb_error(SourceNotFound("x")).status == 404
+    assert from_thumb_error(SourceUnavailable("x")).code == "ServiceUnavailable"
+    recorded = from_recorded_error({"status": 413, "code": "SourceTooLarge", "message": "too big"})
+    assert (recorded.status, recorded.inner_code, recorded.inner_message) == (400, "InvalidImageSize", "too big")

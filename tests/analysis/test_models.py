@@ -13,6 +13,7 @@ import pytest
 
 import smartthumb
 from smartthumb.analysis import models
+from smartthumb.config import Settings
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "layers" / "imaging" / "models"
 
@@ -32,21 +33,21 @@ def test_extract_script_check_mode_agrees() -> None:
 
 def test_lookup_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     package = Path(smartthumb.__file__).resolve().parent
-    monkeypatch.setenv(models.MODELS_DIR_ENV, str(tmp_path))
+    models.configure(Settings.from_env({"SMARTTHUMB_MODELS_DIR": str(tmp_path)}))
     assert models.model_dirs() == [
         tmp_path,
         package / "models",
         package.parent / "smartthumb_models",
         Path(smartthumb.__file__).resolve().parents[2] / "models",
     ]
-    monkeypatch.delenv(models.MODELS_DIR_ENV)
+    models.configure(Settings())
     assert models.model_dirs()[0] == package / "models"
     assert models.find_model(models.YUNET) == REPO_MODELS / models.YUNET.filename
 
 
 def test_env_dir_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     shutil.copy(REPO_MODELS / models.YUNET.filename, tmp_path)
-    monkeypatch.setenv(models.MODELS_DIR_ENV, str(tmp_path))
+    models.configure(Settings.from_env({"SMARTTHUMB_MODELS_DIR": str(tmp_path)}))
     assert models.find_model(models.YUNET) == tmp_path / models.YUNET.filename
 
 
@@ -54,7 +55,7 @@ def test_tampered_model_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     data = bytearray((REPO_MODELS / models.YUNET.filename).read_bytes())
     data[-1] ^= 0xFF
     (tmp_path / models.YUNET.filename).write_bytes(bytes(data))
-    monkeypatch.setenv(models.MODELS_DIR_ENV, str(tmp_path))
+    models.configure(Settings.from_env({"SMARTTHUMB_MODELS_DIR": str(tmp_path)}))
     with pytest.raises(models.ModelUnavailable) as info:
         models.read_verified(models.YUNET)
     assert info.value.status == 503

@@ -1,4 +1,4 @@
-"""OnnxRegionProvider (the c=7 hook) and the ``analyze`` subcommand."""
+"""The AnalysisCache as the c=7 hook with the real models, and the ``analyze`` subcommand."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from smartthumb.analysis import cli, provider
 from smartthumb.analysis.analyzer import analyze_image
 from smartthumb.analysis.models import ModelUnavailable
+from smartthumb.azure import cli
+from smartthumb.azure.contract import smart_crops_answer
 from smartthumb.config import Settings
 from smartthumb.geometry import Box, Size, scale_box
+from smartthumb.sidecars import AnalysisCache, NullSidecarStore
 from smartthumb.sources import SourceObject
 from tests.analysis.images import SAMPLES, encode, sample_bytes
 
@@ -23,48 +25,55 @@ def _source(name: str, data: bytes | None = None) -> SourceObject:
     return SourceObject(key=name, data=data if data is not None else sample_bytes(name), etag="e1")
 
 
+def _cache(settings: Settings, analyze=analyze_image) -> AnalysisCache:
+    """The c=7 cache as ``smartthumb render`` builds it: no store, the real analyzer."""
+    return AnalysisCache(settings, NullSidecarStore(), analyze)
+
+
 @pytest.mark.model
-def test_region_is_computed_and_memoised(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = provider.OnnxRegionProvider(settings)
-    hint = p.region_for(_source("astronaut.jpg"), Size(512, 512), 5000)
+def test_region_is_computed_and_memoised(settings: Settings) -> None:
+    calls: list[object] = []
+
+    def counted(data: bytes, ratios: object, s: Settings) -> object:
+        calls.append(ratios)
+        return analyze_image(data, ratios, s)
+
+    cache = _cache(settings, counted)
+    hint = cache.region_for(_source("astronaut.jpg"), Size(512, 512), 20000)
     assert hint.origin == "computed"
     assert hint.box is not None and hint.box.contains(Box(185, 75, 80, 95))  # the face, give or take
-
-    def fail(*args: object, **kwargs: object) -> None:
-        raise AssertionError("analysed twice")
-
-    monkeypatch.setattr(provider, "analyze_image", fail)
-    # Same key and etag, other rendition size: memoised, scaled to that size.
-    again = p.region_for(_source("astronaut.jpg"), Size(256, 256), 5000)
-    assert again.origin == "computed"
+    # Same key and etag, other rendition size: remembered, scaled to that size, not analysed again.
+    again = cache.region_for(_source("astronaut.jpg"), Size(256, 256), 20000)
+    assert again.origin == "sidecar"
     assert again.box == scale_box(hint.box, Size(512, 512), Size(256, 256))
+    assert len(calls) == 1
 
 
 @pytest.mark.model
 @pytest.mark.slow
 def test_nothing_salient_is_none(settings: Settings) -> None:
     flat = encode(np.full((300, 400, 3), 128, np.uint8), "PNG")
-    hint = provider.OnnxRegionProvider(settings).region_for(_source("flat.png", flat), Size(400, 300), 5000)
-    assert hint.box is None and hint.origin == "none"
+    hint = _cache(settings).region_for(_source("flat.png", flat), Size(400, 300), 20000)
+    assert hint.box is None and hint.origin == "computed"
 
 
 @pytest.mark.parametrize("error", [ModelUnavailable("no model"), RuntimeError("onnxruntime blew up")])
-def test_model_trouble_falls_back(settings: Settings, monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+def test_model_trouble_falls_back(settings: Settings, error: Exception) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise error
 
-    monkeypatch.setattr(provider, "analyze_image", broken)
-    hint = provider.OnnxRegionProvider(settings).region_for(_source("coffee.jpg"), Size(600, 400), 5000)
+    hint = _cache(settings, broken).region_for(_source("coffee.jpg"), Size(600, 400), 5000)
     assert hint.box is None and hint.origin == "fallback"
 
 
-def test_budget_too_small_falls_back_without_analysing(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_budget_falls_back_without_analysing(settings: Settings) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("must not analyse")
 
-    monkeypatch.setattr(provider, "analyze_image", fail)
-    hint = provider.OnnxRegionProvider(settings).region_for(_source("coffee.jpg"), Size(600, 400), 50)
+    cache = _cache(settings, fail)
+    hint = cache.region_for(_source("coffee.jpg"), Size(600, 400), 0)
     assert hint.box is None and hint.origin == "fallback"
+    assert cache.analysis_calls == 0
 
 
 def test_scale_box_stays_inside() -> None:
@@ -84,7 +93,7 @@ def test_cli_prints_the_azure_json(capsys: pytest.CaptureFixture[str], settings:
     path = SAMPLES / "astronaut.jpg"
     assert _run(["analyze", str(path), "--ratios", "0.75,1.5"]) == 0
     out = capsys.readouterr()
-    assert json.loads(out.out) == analyze_image(path.read_bytes(), [0.75, 1.5], settings).to_azure()
+    assert json.loads(out.out) == smart_crops_answer(analyze_image(path.read_bytes(), [0.75, 1.5], settings))
 
 
 def test_cli_bad_ratio_prints_azures_error(capsys: pytest.CaptureFixture[str]) -> None:

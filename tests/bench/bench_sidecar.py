@@ -80,8 +80,8 @@ def main() -> None:
     import boto3
     from moto import mock_aws
 
-    from smartthumb import sidecars
     from smartthumb.local_server import http_api_event
+    from smartthumb.sidecars import cache as sidecars
 
     with mock_aws(), contextlib.redirect_stdout(io.StringIO()) as sink:
         s3 = boto3.client("s3", region_name="us-east-1")

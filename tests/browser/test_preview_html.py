@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from smartthumb import sidecars as sidecars_module
-from smartthumb.app_factory import build_thumbnail_app
+from smartthumb.app_factory import build_analysis_cache, build_thumbnail_app
 from smartthumb.config import Settings
 from smartthumb.local_server import LocalContext, http_api_event
 from smartthumb.preview import register_preview
+from smartthumb.sources import source_from_settings
 from tests.conftest import SAMPLES
 from tests.handlers.smartcrop_fakes import FakeAnalyzer
 
@@ -23,7 +23,6 @@ def make_app(tmp_path, monkeypatch, signed: bool):
     store.mkdir()
     shutil.copy(SAMPLES / "chelsea.jpg", store / 'a "quoted" <name>.jpg')
     (store / "broken.jpg").write_bytes(b"text")
-    monkeypatch.setattr(sidecars_module, "_default_analyze", FakeAnalyzer())
     env = {
         "LOCAL_STORE": str(store),
         "LOCAL_ANALYSIS_STORE": str(tmp_path / "sc"),
@@ -32,8 +31,10 @@ def make_app(tmp_path, monkeypatch, signed: bool):
     if signed:
         env["SIGNING_SECRET"] = "preview-test-secret"  # every /th link on the page must be signed
     settings = Settings.from_env(env)
-    app = build_thumbnail_app(settings)
-    register_preview(app, settings)
+    source = source_from_settings(settings)
+    cache = build_analysis_cache(settings, analyze=FakeAnalyzer())
+    app = build_thumbnail_app(settings, source=source, cache=cache)
+    register_preview(app, settings, source=source, cache=cache)
     return app
 
 

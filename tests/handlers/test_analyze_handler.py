@@ -17,7 +17,7 @@ from smartthumb.config import ConfigError
 from smartthumb.errors import SourceUnavailable
 from smartthumb.geometry import Box, Size
 from tests.conftest import EVENTS, SAMPLES, image_bytes
-from tests.handlers.smartcrop_fakes import FakeAnalyzer
+from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_ingest_analyzer
 
 SOURCE = "smartthumb-source"
 ANALYSIS = "smartthumb-analysis"
@@ -64,7 +64,7 @@ def analyze_fn(env, function_loader, no_model_preload):
     fn = function_loader("analyze")
     assert no_model_preload == [True]  # init loads and warms both sessions (not here: a fake analyses)
     fn.fake = FakeAnalyzer()
-    fn.ingestor.analyze = fn.fake
+    with_ingest_analyzer(fn, fn.fake)
     return fn
 
 
@@ -120,7 +120,7 @@ def test_put_event_file_writes_the_sidecar(analyze_fn, env, lambda_context):
     assert len(doc["azureAutomatic"]["smartCropsResult"]["values"]) == 1
     assert doc["roi"] == {"x": 128, "y": 128, "w": 256, "h": 256}
     assert doc["faces"] == []
-    assert analyze_fn.fake.calls == [[0.75, 1.0, 1.5], None]
+    assert analyze_fn.fake.calls == [[0.75, 1.0, 1.5]]  # one pass: the automatic crop is derived
 
 
 def test_duplicate_event_gives_the_same_sidecar(analyze_fn, env, lambda_context):
@@ -384,7 +384,7 @@ def test_same_bucket_with_disjoint_prefixes_is_allowed_and_skips_its_output(
     monkeypatch.setenv("ANALYSIS_BUCKET", SOURCE)
     monkeypatch.setenv("ANALYSIS_PREFIX", "analysis/")
     fn = function_loader("analyze")
-    fn.ingestor.analyze = FakeAnalyzer()
+    with_ingest_analyzer(fn, FakeAnalyzer())
     data = image_bytes(Image.new("RGB", (120, 80), "teal"))
     etag = upload(env, "img/same.jpg", data)
     assert fn.handler(put_event("img/same.jpg", etag, len(data), "01"), lambda_context)["outcomes"] == ["analysed"]

@@ -15,12 +15,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from smartthumb import sidecars as sidecars_module
-from smartthumb.analysis import analyzer as analyzer_module
 from smartthumb.errors import SourceUnavailable
 from smartthumb.local_server import http_api_event
 from tests.conftest import AZURE_RANGE_ERROR, SAMPLES, image_bytes, serve_subprocess
-from tests.handlers.smartcrop_fakes import FakeAnalyzer
+from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_analyzer
 
 SOURCE = "smartthumb-source"
 ANALYSIS = "smartthumb-analysis"
@@ -30,11 +28,8 @@ QUERY = "api-version=2023-10-01&features=smartCrops"
 
 
 @pytest.fixture
-def fake(monkeypatch) -> FakeAnalyzer:
-    fake = FakeAnalyzer()
-    monkeypatch.setattr(analyzer_module, "analyze_image", fake)
-    monkeypatch.setattr(sidecars_module, "_default_analyze", fake)
-    return fake
+def fake() -> FakeAnalyzer:
+    return FakeAnalyzer()
 
 
 @pytest.fixture
@@ -48,7 +43,7 @@ def thumbnail_fn(s3, monkeypatch, function_loader, fake):
     monkeypatch.setenv("ANALYSIS_BUCKET", ANALYSIS)
     monkeypatch.setenv("AZURE_MAX_BODY_BYTES", "100000")
     monkeypatch.setenv("SMARTCROP_ASPECT_RATIOS", "0.75,1.0,1.5")
-    return function_loader("thumbnail")
+    return with_analyzer(function_loader("thumbnail"), fake)
 
 
 def post(fn, ctx, target: str, body: bytes, content_type: str = "application/octet-stream", **headers: str):
@@ -222,7 +217,7 @@ def test_subscription_key_is_checked_when_configured(s3, monkeypatch, function_l
     s3.create_bucket(Bucket=SOURCE)
     monkeypatch.setenv("SOURCE_BUCKET", SOURCE)
     monkeypatch.setenv("AZURE_API_KEY", "s3cret-key")
-    fn = function_loader("thumbnail")
+    fn = with_analyzer(function_loader("thumbnail"), fake)
     target = f"{ANALYZE}?{QUERY}"
     missing = post(fn, lambda_context, target, photo())
     wrong = post(fn, lambda_context, target, photo(), **{"ocp-apim-subscription-key": "nope"})
@@ -233,11 +228,11 @@ def test_subscription_key_is_checked_when_configured(s3, monkeypatch, function_l
     assert len(fake.calls) == 1
 
 
-def test_transient_trouble_is_503_with_retry_after(thumbnail_fn, lambda_context, monkeypatch):
+def test_transient_trouble_is_503_with_retry_after(thumbnail_fn, lambda_context):
     def unavailable(data, ratios, settings):
         raise SourceUnavailable("the model is warming up")
 
-    monkeypatch.setattr(analyzer_module, "analyze_image", unavailable)
+    with_analyzer(thumbnail_fn, unavailable)
     result = post(thumbnail_fn, lambda_context, f"{ANALYZE}?{QUERY}", photo())
     assert result["statusCode"] == 503
     assert result["headers"]["Retry-After"] == "1"
@@ -268,8 +263,7 @@ def test_get_analysis_waits_no_longer_than_lambda_allows(thumbnail_fn, lambda_co
         release.wait(10)
         return fake(data, ratios, settings)
 
-    monkeypatch.setattr(sidecars_module, "_default_analyze", blocked)
-    fn = function_loader("thumbnail")  # built after the patch: its provider uses the blocked analyzer
+    fn = with_analyzer(function_loader("thumbnail"), blocked)  # its cache runs the blocked analyzer
     lambda_context.remaining_ms = 1700  # 200 ms to wait after keeping 1.5 s to answer
     try:
         result = fn.handler(http_api_event("GET", "/analysis?id=chelsea.jpg", {}), lambda_context)

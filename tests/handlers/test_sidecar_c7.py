@@ -4,13 +4,12 @@ from a sidecar (no model), from an on-the-fly analysis, or by blind-ratio fallba
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 
 import pytest
 from PIL import Image
@@ -23,6 +22,7 @@ from smartthumb.sidecars import (
     ConditionFailed,
     Decision,
     LocalSidecarStore,
+    S3SidecarStore,
     Sidecar,
     compare_sequencers,
     decide_delete,
@@ -30,7 +30,7 @@ from smartthumb.sidecars import (
     sidecar_key,
 )
 from tests.conftest import REPO, image_bytes
-from tests.handlers.smartcrop_fakes import FakeAnalyzer
+from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_analyzer
 
 SOURCE = "smartthumb-source"
 ANALYSIS = "smartthumb-analysis"
@@ -168,13 +168,12 @@ def red_in_middle(result) -> bool:
 @pytest.fixture
 def c7(s3, monkeypatch, function_loader):
     fake = FakeAnalyzer(roi=(0.8, 0.3, 0.13, 0.4))  # the red block, as a model would find it
-    monkeypatch.setattr(sidecars_module, "_default_analyze", fake)
     s3.create_bucket(Bucket=SOURCE)
     s3.create_bucket(Bucket=ANALYSIS)
     etag = s3.put_object(Bucket=SOURCE, Key="block.png", Body=block_image())["ETag"].strip('"')
     monkeypatch.setenv("SOURCE_BUCKET", SOURCE)
     monkeypatch.setenv("ANALYSIS_BUCKET", ANALYSIS)
-    return function_loader("thumbnail"), fake, etag, s3
+    return with_analyzer(function_loader("thumbnail"), fake), fake, etag, s3
 
 
 def get(fn, ctx, target):
@@ -212,24 +211,27 @@ def test_c7_with_a_stale_sidecar_analyses_and_writes_back(c7, lambda_context):
 
 def test_c7_over_budget_falls_back_then_uses_the_finished_analysis(c7, lambda_context, monkeypatch, function_loader):
     s3 = c7[3]
-    slow = FakeAnalyzer(roi=(0.8, 0.3, 0.13, 0.4), delay_s=0.6)
-    monkeypatch.setattr(sidecars_module, "_default_analyze", slow)
+    release = threading.Event()
+    fake = FakeAnalyzer(roi=(0.8, 0.3, 0.13, 0.4))
+
+    def slow(data, ratios, settings):  # still running when the request's budget ends
+        release.wait(10)
+        return fake(data, ratios, settings)
+
     monkeypatch.setenv("ANALYSIS_TIME_BUDGET_MS", "100")
-    fn = function_loader("thumbnail")
+    fn = with_analyzer(function_loader("thumbnail"), slow)
 
     first = get(fn, lambda_context, "/th?id=block.png&w=100&h=200&c=7")
+    answered_while_running = not release.is_set() and fake.calls == []
+    release.set()
 
     assert first["statusCode"] == 200
     assert first["headers"]["X-Smartthumb-Region"] == "fallback"
     assert first["headers"]["Cache-Control"] == "public, max-age=300"  # a fallback is cached briefly
     assert not red_in_middle(first)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            s3.head_object(Bucket=ANALYSIS, Key="analysis/block.png.json")
-            break
-        except Exception:
-            time.sleep(0.05)
+    assert answered_while_running
+    assert fn.cache.wait_idle(10)  # the analysis went on after the answer, and wrote back
+    assert s3.head_object(Bucket=ANALYSIS, Key="analysis/block.png.json")["ContentLength"] > 0
     later = get(fn, lambda_context, "/th?id=block.png&w=100&h=200&c=7")
     assert later["headers"]["X-Smartthumb-Region"] == "sidecar"
     assert red_in_middle(later)
@@ -240,8 +242,7 @@ def test_c7_when_analysis_refuses_is_blind_ratio(c7, lambda_context, monkeypatch
     def refuse(data, ratios, settings):
         raise UnsupportedImage("no")
 
-    monkeypatch.setattr(sidecars_module, "_default_analyze", refuse)
-    fn = function_loader("thumbnail")
+    fn = with_analyzer(function_loader("thumbnail"), refuse)
     result = get(fn, lambda_context, "/th?id=block.png&w=100&h=200&c=7")
     assert result["statusCode"] == 200 and result["headers"]["X-Smartthumb-Region"] == "fallback"
 
@@ -297,16 +298,31 @@ def test_c7_from_sidecar_loads_no_model_in_a_fresh_process(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["status"] == 200 and report["region"] == "sidecar"
-    # Only the pure Azure conventions module (ratio parsing for the Azure routes) is loaded:
+    # Nothing of the analysis beyond its package is loaded:
     # no onnxruntime, no model loader, no analyzer, no numpy.
-    assert set(report["loaded"]) <= {"smartthumb.analysis", "smartthumb.analysis.azure"}
+    assert set(report["loaded"]) <= {"smartthumb.analysis"}
     assert report["numpy"] is False
     assert red_in_middle(report)
 
 
-def test_md5_etag_assumption():
-    """moto (like S3) gives single-part uploads their MD5 as ETag; the tests above rely on it."""
-    assert hashlib.md5(b"x").hexdigest() == "9dd4e461268c8034f5c8564e155c67a6"
+def test_s3_store_writes_conditionally(s3):
+    """The S3 store's tokens are the sidecars' S3 ETags, and S3's condition failures
+    (as moto answers them) become ConditionFailed; a missing sidecar reads as none."""
+    s3.create_bucket(Bucket=ANALYSIS)
+    store = S3SidecarStore(ANALYSIS, "analysis/", client=s3)
+    assert store.read("img/a.jpg") == (None, None)
+    store.write("img/a.jpg", sc(), None)
+    current, token = store.read("img/a.jpg")
+    assert current.etag == "e1"
+    assert token == s3.head_object(Bucket=ANALYSIS, Key="analysis/img/a.jpg.json")["ETag"]
+    with pytest.raises(ConditionFailed):
+        store.write("img/a.jpg", sc(etag="e2"), None)  # must not exist
+    with pytest.raises(ConditionFailed):
+        store.write("img/a.jpg", sc(etag="e2"), '"stale-token"')
+    store.write("img/a.jpg", sc(etag="e2"), token)
+    assert store.read("img/a.jpg")[0].etag == "e2"
+    store.delete("img/a.jpg", store.read("img/a.jpg")[1])
+    assert store.read("img/a.jpg") == (None, None)
 
 
 class RacingStore(LocalSidecarStore):
@@ -353,7 +369,7 @@ def test_unsequenced_writer_yields_to_any_concurrent_write(tmp_path):
 def test_provider_remembers_sidecars_per_version(tmp_path):
     from smartthumb.config import Settings
     from smartthumb.geometry import Size
-    from smartthumb.sidecars import SidecarRegionProvider
+    from smartthumb.sidecars import AnalysisCache
     from smartthumb.sources import SourceObject
 
     class CountingStore(LocalSidecarStore):
@@ -365,7 +381,7 @@ def test_provider_remembers_sidecars_per_version(tmp_path):
 
     store = CountingStore(tmp_path)
     store.write("block.png", stored_sidecar("v1"), None)
-    provider = SidecarRegionProvider(Settings(), store, analyze=FakeAnalyzer())
+    provider = AnalysisCache(Settings(), store, FakeAnalyzer())
     v1 = SourceObject(key="block.png", data=b"", etag="v1")
     for _ in range(3):
         assert provider.region_for(v1, Size(600, 200), 1000).origin == "sidecar"

@@ -169,17 +169,13 @@ ANALYZE = "/computervision/imageanalysis:analyze?api-version=2023-10-01&features
 
 @pytest.fixture(scope="module")
 def _azure_shared():
-    from smartthumb import sidecars as sidecars_module
-    from smartthumb.analysis import analyzer as analyzer_module
-    from tests.handlers.smartcrop_fakes import FakeAnalyzer
+    from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_analyzer
 
     fake = FakeAnalyzer()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(analyzer_module, "analyze_image", fake)
-        mp.setattr(sidecars_module, "_default_analyze", fake)
-        with shared_function(AZURE_MAX_BODY_BYTES="100000") as shared:
-            shared.fake = fake  # type: ignore[attr-defined]
-            yield shared
+    with shared_function(AZURE_MAX_BODY_BYTES="100000") as shared:
+        with_analyzer(shared.module, fake)
+        shared.fake = fake  # type: ignore[attr-defined]
+        yield shared
 
 
 @pytest.fixture

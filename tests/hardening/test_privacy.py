@@ -14,7 +14,7 @@ from PIL import Image, ImageCms, PngImagePlugin
 from smartthumb import render
 from smartthumb.signing import sign_query
 from tests.conftest import EVENTS
-from tests.handlers.smartcrop_fakes import FakeAnalyzer
+from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_ingest_analyzer
 from tests.hardening.conftest import BUCKET, PREFIX, body_image, shared_function
 
 MARK = b"PRIVATE-7f3a9c"  # appears in every metadata field of the sources
@@ -159,7 +159,7 @@ def test_logs_hold_no_secret_signature_or_image_bytes(make_fn, monkeypatch, caps
 
     logging.getLogger("PIL").setLevel(logging.NOTSET)  # what counts is what the analyze handler sets
     analyze_fn = load_function("analyze")
-    analyze_fn.ingestor.analyze = FakeAnalyzer()
+    with_ingest_analyzer(analyze_fn, FakeAnalyzer())
     event = json.loads((EVENTS / "analyze_s3_put.json").read_text())
     etag = fn.s3.head_object(Bucket=BUCKET, Key=PREFIX + "meta.jpg")["ETag"].strip('"')
     event["Records"][0]["s3"]["bucket"]["name"] = BUCKET

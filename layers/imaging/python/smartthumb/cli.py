@@ -30,23 +30,24 @@ def _settings(store: str | None = None) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from smartthumb.app_factory import build_thumbnail_app
+    from smartthumb.app_factory import build_analysis_cache, build_thumbnail_app
     from smartthumb.local_server import make_server
-    from smartthumb.sources import LocalFolderSource, sample_store_path
+    from smartthumb.preview import register_preview
+    from smartthumb.signing import signing_configured
+    from smartthumb.sources import LocalFolderSource, sample_store_path, source_from_settings
 
     if args.store and not Path(args.store).is_dir():
         print(f"error: --store {args.store} is not a folder", file=sys.stderr)
         return 2
     settings = _settings(args.store)
-    app = build_thumbnail_app(settings)
-    from smartthumb.preview import register_preview
-    from smartthumb.signing import signing_configured
-
+    source = source_from_settings(settings)
+    cache = build_analysis_cache(settings)
+    app = build_thumbnail_app(settings, source=source, cache=cache)
     # GET /: the smart-crop preview page (local server only). It lists every image
     # with working /th links, so with signing on it is off unless asked for.
     preview = args.preview or not signing_configured(settings)
     if preview:
-        register_preview(app, settings)
+        register_preview(app, settings, source=source, cache=cache)
     server = make_server(lambda event, context: app.resolve(event, context), args.host, args.port)
     host, port = server.server_address[:2]
     base = f"http://{host}:{port}"
@@ -82,9 +83,10 @@ class _FileSource:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from smartthumb.accept import accepted_formats
-    from smartthumb.app_factory import build_region_provider
+    from smartthumb.app_factory import build_analysis_cache
     from smartthumb.request import parse_query_string, parse_th
     from smartthumb.service import ThumbnailService
+    from smartthumb.sidecars import NullSidecarStore
 
     settings = _settings()
     try:
@@ -92,7 +94,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         request = parse_th(params, settings, require_id=False)
         fmt = EXTENSION_FORMATS.get(Path(args.output).suffix.lower()) if args.output else None
         source = _FileSource(Path(args.source), settings.max_source_bytes)
-        service = ThumbnailService(settings, source, build_region_provider(settings))
+        # The same cache as the server's c=7, without a store: a one-off file leaves no sidecar.
+        cache = build_analysis_cache(settings, store=NullSidecarStore())
+        service = ThumbnailService(settings, source, cache)
         result = service.thumbnail(request, accepted=accepted_formats(args.accept), force_format=fmt)
     except ThumbError as exc:
         print(json.dumps(exc.to_body()), file=sys.stderr)
@@ -130,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     rend.set_defaults(func=cmd_render)
     signing_cli.register(sub)  # smartthumb sign
 
-    from smartthumb.analysis.cli import register  # imports no numpy/onnxruntime until it runs
+    from smartthumb.azure.cli import register  # imports no numpy/onnxruntime until it runs
 
     register(sub)
     return parser

@@ -111,6 +111,10 @@ class Settings:
     #: MEMORY_RESERVE_MB: what a warm handler process holds before a decode: a ThumbnailFunction
     #: measured 421 MB resident after one c=7 request (the ONNX models loaded; see structure.budget).
     memory_reserve_mb: int = 448
+    #: XDG_CACHE_HOME: where the default local sidecar folder goes (default: ``~/.cache``).
+    cache_home: str = ""
+    #: SMARTTHUMB_MODELS_DIR: a folder searched first for the ONNX model files (tests, local overrides).
+    models_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -150,6 +154,8 @@ class Settings:
             local_analysis_store=env.get("LOCAL_ANALYSIS_STORE", "").strip(),
             function_memory_mb=_int(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", cls.function_memory_mb),
             memory_reserve_mb=_int(env, "MEMORY_RESERVE_MB", cls.memory_reserve_mb),
+            cache_home=env.get("XDG_CACHE_HOME", "").strip(),
+            models_dir=env.get("SMARTTHUMB_MODELS_DIR", "").strip(),
         )
         settings.validate()
         return settings
@@ -179,11 +185,27 @@ class Settings:
                 raise ConfigError(f"SMARTCROP_ASPECT_RATIOS: {r} is outside [0.75, 1.8]")
         if self.source_prefix.startswith("/"):
             raise ConfigError("SOURCE_PREFIX must not start with '/'")
-        if (
-            self.source_bucket
-            and self.source_bucket == self.analysis_bucket
-            and (not self.analysis_prefix or self.analysis_prefix.startswith(self.source_prefix))
-        ):
-            # Sidecars written under the watched prefix would trigger analysis of
-            # the analysis output: refuse the loop at start.
-            raise ConfigError("ANALYSIS_PREFIX lies under SOURCE_PREFIX in the same bucket: the trigger would loop")
+        loop = self.sidecar_loop()
+        if loop:
+            raise ConfigError(loop)
+
+    def sidecar_loop(self) -> str | None:
+        """Why sidecars would land where analysis is triggered (or where every
+        source key counts as analysis output), or ``None``.
+
+        The one statement of the rule "analysis output must not trigger
+        analysis": a sidecar's key is ``ANALYSIS_PREFIX + source key + .json``
+        (or ``ANALYSIS_PREFIX + _long-keys/...``), so in a shared bucket the
+        two prefixes must not contain one another.
+        """
+        if not (self.source_bucket and self.source_bucket == self.analysis_bucket):
+            return None
+        if not self.analysis_prefix:
+            return "ANALYSIS_PREFIX must be set when sidecars share the source bucket"
+        if self.analysis_prefix.startswith(self.source_prefix) or self.source_prefix.startswith(self.analysis_prefix):
+            return "ANALYSIS_PREFIX and SOURCE_PREFIX overlap in the same bucket: the trigger would loop"
+        return None
+
+    def is_analysis_output(self, bucket: str, key: str) -> bool:
+        """Whether ``bucket``/``key`` is a sidecar this service wrote (never analysed)."""
+        return bool(self.analysis_bucket) and bucket == self.analysis_bucket and key.startswith(self.analysis_prefix)

@@ -9,11 +9,12 @@ Delivery rules this module keeps:
   ``%xx`` for UTF-8 bytes): :func:`decode_event_key` undoes it. Powertools'
   ``S3EventRecord.s3.get_object.key`` does *not* (only ``S3Event.object_key``
   of the first record does), so records are decoded here.
-* Own output is never analysed: a key under ``ANALYSIS_PREFIX`` of the
-  analysis bucket is ignored, and :func:`validate_for_ingest` refuses at start
-  a configuration whose sidecars would land under the watched prefix.
+* Own output is never analysed: :meth:`Settings.is_analysis_output` keys are
+  ignored, and :func:`validate_for_ingest` refuses at start a configuration
+  whose sidecars would land under the watched prefix
+  (:meth:`Settings.sidecar_loop`, the one statement of that rule).
 * At least once, any order: sidecars carry the event ``sequencer``; an older
-  or repeated event changes nothing (see :mod:`smartthumb.sidecars`). The
+  or repeated event changes nothing (see :mod:`smartthumb.sidecars.ordering`). The
   object is fetched with ``If-Match`` on the event's ETag, so a late event
   for a version that was since overwritten or deleted is dropped as
   superseded instead of analysing the newer bytes under the old order.
@@ -26,33 +27,30 @@ Delivery rules this module keeps:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote_plus
 
-from smartthumb.aws import LazyS3Client
+from smartthumb.aws import LazyS3Client, S3Failure, S3Fault, object_has_etag
 from smartthumb.config import ConfigError, Settings
 from smartthumb.errors import SourceTooLarge, SourceUnavailable, ThumbError
 from smartthumb.sidecars import (
     ANALYZER_VERSION,
     AnalyzeFn,
-    ConditionFailed,
     Decision,
+    S3SidecarStore,
     Sidecar,
     SidecarStore,
-    analyse_to_sidecar,
+    build_sidecar,
     decide_write,
     delete_guarded,
-    head_matches,
-    is_transient,
-    sidecar_key,
+    record_sequencer,
     write_guarded,
 )
-from smartthumb.sources import SourceObject, read_bounded
+from smartthumb.sources import SourceObject, read_s3_object
 
 log = logging.getLogger("smartthumb.ingest")
 
@@ -68,15 +66,9 @@ def validate_for_ingest(settings: Settings) -> None:
     """Refuse, at cold start, a configuration that cannot work or would loop."""
     if not settings.analysis_bucket:
         raise ConfigError("ANALYSIS_BUCKET must be set for the AnalyzeFunction")
-    if settings.source_bucket and settings.source_bucket == settings.analysis_bucket:
-        if not settings.analysis_prefix:
-            raise ConfigError("ANALYSIS_PREFIX must be set when sidecars share the source bucket")
-        # Wherever a source key may be, its sidecar key must not be watched.
-        probe = sidecar_key(settings.analysis_prefix, settings.source_prefix + "probe.jpg")
-        if probe.startswith(settings.source_prefix) or settings.source_prefix.startswith(settings.analysis_prefix):
-            raise ConfigError(
-                "sidecars would be written under SOURCE_PREFIX of the source bucket: the trigger would loop"
-            )
+    loop = settings.sidecar_loop()
+    if loop:
+        raise ConfigError(loop)
 
 
 # -------------------------------------------------------------------- events
@@ -161,6 +153,11 @@ class ObjectGone(Exception):
     """The object (or the version the event named) is no longer there."""
 
 
+#: Faults after which the event's object counts as gone (the event is superseded,
+#: not retried); every other fault is retried. ``DENIED`` is here today.
+GONE = frozenset({S3Fault.MISSING, S3Fault.SUPERSEDED, S3Fault.DENIED, S3Fault.PERMANENT, S3Fault.UNSUPPORTED})
+
+
 class S3ObjectReader(LazyS3Client):
     """Fetch source objects for analysis, bounded, optionally pinned to an ETag."""
 
@@ -169,44 +166,19 @@ class S3ObjectReader(LazyS3Client):
         self._client = client
 
     def is_current(self, bucket: str, key: str, etag: str) -> bool:
-        return head_matches(self.client, bucket, key, etag)
+        try:
+            return object_has_etag(self.client, bucket, key, etag)
+        except S3Failure as exc:
+            raise SourceUnavailable("the source store is unavailable") from exc
 
     def fetch(self, bucket: str, key: str, etag: str | None = None) -> SourceObject:
         """Raise :class:`ObjectGone`, :class:`SourceTooLarge` or :class:`SourceUnavailable`."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        kwargs: dict[str, str] = {"Bucket": bucket, "Key": key}
-        if etag:
-            kwargs["IfMatch"] = f'"{etag}"'
         try:
-            obj = self.client.get_object(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404", "NotFound", "PreconditionFailed", "412"):
-                raise ObjectGone(code) from exc
-            if is_transient(exc):
-                raise SourceUnavailable("the source store is unavailable") from exc
-            raise ObjectGone(code or "error") from exc
-        except BotoCoreError as exc:
+            return read_s3_object(self.client, bucket, key, self.max_bytes, etag)
+        except S3Failure as exc:
+            if exc.fault in GONE:
+                raise ObjectGone(exc.detail or exc.fault.value) from exc
             raise SourceUnavailable("the source store is unavailable") from exc
-        body = obj["Body"]
-        try:
-            if (obj.get("ContentLength") or 0) > self.max_bytes:
-                raise SourceTooLarge(f"the source image is larger than {self.max_bytes} bytes")
-            try:
-                data = read_bounded(body, self.max_bytes)
-            except BotoCoreError as exc:
-                raise SourceUnavailable("reading the source object failed") from exc
-        except SourceTooLarge as exc:
-            # Which version was too large, for the error sidecar.
-            exc.etag = str(obj.get("ETag", "")).strip('"')  # type: ignore[attr-defined]
-            exc.size = obj.get("ContentLength")  # type: ignore[attr-defined]
-            raise
-        finally:
-            body.close()
-        return SourceObject(
-            key=key, data=data, etag=str(obj.get("ETag", "")).strip('"'), content_type=obj.get("ContentType", "")
-        )
 
 
 # ------------------------------------------------------------------- ingestor
@@ -228,10 +200,8 @@ class Ingestor:
         self.store = store
         self.reader = reader
         if analyze is None:
-            from smartthumb.sidecars import _default_analyze
-
-            analyze = _default_analyze
-        self.analyze = analyze
+            from smartthumb.analysis.analyzer import analyze_image as analyze
+        self.analyze: AnalyzeFn = analyze
         self.on_metric = on_metric
 
     def metric(self, name: str, value: float = 1) -> None:
@@ -241,7 +211,7 @@ class Ingestor:
     def ignored_because(self, bucket: str, key: str) -> str | None:
         """Why ``bucket``/``key`` is not ours to analyse, or ``None``."""
         s = self.settings
-        if bucket == s.analysis_bucket and key.startswith(s.analysis_prefix):
+        if s.is_analysis_output(bucket, key):
             return "own output (a sidecar)"
         if s.source_bucket and bucket != s.source_bucket:
             return "not the source bucket"
@@ -296,8 +266,7 @@ class Ingestor:
         decision = decide_write(current, event.etag or "", event.sequencer, ANALYZER_VERSION)
         if decision is Decision.UP_TO_DATE and current is not None and current.sequencer is None and event.sequencer:
             # Written by a backfill or on demand: record the event order without re-analysing.
-            with contextlib.suppress(ConditionFailed):
-                self.store.write(event.key, replace(current, sequencer=event.sequencer), token)
+            record_sequencer(self.store, current, token, event.sequencer)
         if decision is not Decision.WRITE:
             return self._skipped(event.key, decision)
 
@@ -375,7 +344,7 @@ class Ingestor:
         self, obj: SourceObject, bucket: str, trigger: str, sequencer: str | None, version_id: str | None
     ) -> Sidecar:
         try:
-            return analyse_to_sidecar(
+            return build_sidecar(
                 self.analyze,
                 self.settings,
                 bucket=bucket,
@@ -421,80 +390,9 @@ class Ingestor:
         return IngestResult(outcome, key, outcome.value)
 
 
-# ------------------------------------------------------------ batch operations
-
-BATCH_SCHEMAS = ("1.0", "2.0")
-
-
-def is_batch_event(event: Mapping[str, Any]) -> bool:
-    return isinstance(event, Mapping) and "invocationSchemaVersion" in event and "tasks" in event
-
-
-def _task_bucket(task: Mapping[str, Any]) -> str:
-    """Schema 1.0 names the bucket by ARN, 2.0 by name."""
-    arn = task.get("s3BucketArn")
-    if isinstance(arn, str) and arn:
-        return arn.split(":::")[-1]
-    return str(task.get("s3Bucket") or "")
-
-
-def run_batch(ingestor: Ingestor, event: Mapping[str, Any]) -> dict[str, Any]:
-    """Answer an S3 Batch Operations ``LambdaInvoke`` event, one result per task.
-
-    ``Succeeded`` for analysed, up-to-date and skipped objects;
-    ``PermanentFailure`` for missing keys, non-images and oversized objects
-    (their reason goes to the job's completion report);
-    ``TemporaryFailure`` for throttling and timeouts, which Batch Operations
-    retries. The response echoes ``invocationSchemaVersion`` and
-    ``invocationId``; ``treatMissingKeysAs`` covers tasks left unanswered.
-    """
-    schema = str(event.get("invocationSchemaVersion", ""))
-    results: list[dict[str, Any]] = []
-    for raw in event.get("tasks") or []:
-        task = raw if isinstance(raw, Mapping) else {}
-        task_id = str(task.get("taskId", ""))
-        code, reason = _run_task(ingestor, task, schema)
-        ingestor.metric(f"Batch{code}")
-        results.append({"taskId": task_id, "resultCode": code, "resultString": reason[:1000]})
-    return {
-        "invocationSchemaVersion": schema,
-        "treatMissingKeysAs": "PermanentFailure",
-        "invocationId": event.get("invocationId", ""),
-        "results": results,
-    }
-
-
-def _run_task(ingestor: Ingestor, task: Mapping[str, Any], schema: str) -> tuple[str, str]:
-    if schema not in BATCH_SCHEMAS:
-        return "PermanentFailure", f"unsupported invocationSchemaVersion {schema!r}"
-    bucket = _task_bucket(task)
-    raw_key = task.get("s3Key")
-    if not bucket or not isinstance(raw_key, str) or not raw_key:
-        return "PermanentFailure", "task without a bucket or key"
-    try:
-        key = decode_event_key(raw_key)
-    except UnicodeDecodeError:
-        return "PermanentFailure", "the key is not valid URL-encoded UTF-8"
-    try:
-        result = ingestor.backfill(bucket, key)
-    except SourceUnavailable as exc:
-        log.warning("backfill of %r: transient failure: %s", key, exc.message)
-        return "TemporaryFailure", f"{exc.code}: {exc.message}"
-    except Exception as exc:  # one broken task must not fail the whole job invocation
-        log.exception("backfill of %r failed", key)
-        return "PermanentFailure", f"unexpected error: {type(exc).__name__}"
-    if result.outcome in (Outcome.FAILED, Outcome.MISSING):
-        return "PermanentFailure", result.reason
-    if result.outcome is Outcome.IGNORED:
-        return "PermanentFailure", f"not analysed: {result.reason}"
-    return "Succeeded", result.reason
-
-
 def build_ingestor(
     settings: Settings, *, client: Any | None = None, analyze: AnalyzeFn | None = None, on_metric: Metric | None = None
 ) -> Ingestor:
-    from smartthumb.sidecars import S3SidecarStore
-
     store = S3SidecarStore(settings.analysis_bucket, settings.analysis_prefix, client=client)
     reader = S3ObjectReader(settings.max_source_bytes, client=client)
     return Ingestor(settings, store, reader, analyze=analyze, on_metric=on_metric)

@@ -30,8 +30,8 @@ from smartthumb import render
 from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
 from smartthumb.geometry import Box, CropMode, Size, plan_thumbnail
-from smartthumb.sidecars import Sidecar, SidecarRegionProvider, store_from_settings
-from smartthumb.sources import ImageSource, source_from_settings
+from smartthumb.sidecars import AnalysisCache, Sidecar
+from smartthumb.sources import ImageSource
 
 log = logging.getLogger("smartthumb.preview")
 
@@ -245,9 +245,7 @@ def render_page(cards: Sequence[Card], ratios: Sequence[float], truncated: bool 
     )
 
 
-def collect_cards(
-    settings: Settings, source: ImageSource, sidecars: SidecarRegionProvider, ids: Sequence[str]
-) -> list[Card]:
+def collect_cards(settings: Settings, source: ImageSource, cache: AnalysisCache, ids: Sequence[str]) -> list[Card]:
     cards: list[Card] = []
     for image_id in ids:
         try:
@@ -256,10 +254,10 @@ def collect_cards(
         except ThumbError as exc:
             cards.append(Card(image_id, None, None, "none", f"{exc.code}: {exc.message}"))
             continue
-        sidecar = sidecars.current(obj)
+        sidecar = cache.current(obj)
         origin = "sidecar"
         if sidecar is None:
-            sidecar = sidecars.compute(obj, ANALYSIS_WAIT_MS)
+            sidecar = cache.compute(obj, ANALYSIS_WAIT_MS)
             origin = "computed" if sidecar is not None else "unavailable"
         cards.append(Card(image_id, size, sidecar, origin))
     return cards
@@ -269,17 +267,16 @@ def register_preview(
     app: APIGatewayHttpResolver,
     settings: Settings,
     *,
-    source: ImageSource | None = None,
-    sidecars: SidecarRegionProvider | None = None,
+    source: ImageSource,
+    cache: AnalysisCache,
 ) -> None:
-    """Add ``GET /`` (the preview page) to ``app``. Meant for ``smartthumb serve``."""
-    source = source or source_from_settings(settings)
-    sidecars = sidecars or SidecarRegionProvider(settings, store_from_settings(settings))
+    """Add ``GET /`` (the preview page) to ``app``. Meant for ``smartthumb serve``,
+    on the same source and :class:`AnalysisCache` as the app's other routes."""
 
     @app.get("/")
     def preview() -> Response:
         ids = list_image_ids(source, MAX_IMAGES + 1)
-        cards = collect_cards(settings, source, sidecars, ids[:MAX_IMAGES])
+        cards = collect_cards(settings, source, cache, ids[:MAX_IMAGES])
         link = signed_links(settings)
         page = render_page(cards, settings.smartcrop_aspect_ratios, truncated=len(ids) > MAX_IMAGES, link=link)
         headers = {"Cache-Control": "no-store"}

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from smartthumb import aws
 from smartthumb.config import Settings
 from smartthumb.errors import Forbidden, ThumbError
 from smartthumb.request import IGNORED
@@ -185,16 +186,12 @@ def load_secret(settings: Settings, *, ssm_client: Any | None = None, secrets_cl
         return settings.signing_secret
     if settings.signing_secret_parameter:
         if ssm_client is None:
-            import boto3
-
-            ssm_client = boto3.client("ssm")
+            ssm_client = aws.ssm_client()
         answer = ssm_client.get_parameter(Name=settings.signing_secret_parameter, WithDecryption=True)
         return str(answer["Parameter"]["Value"])
     if settings.signing_secret_arn:
         if secrets_client is None:
-            import boto3
-
-            secrets_client = boto3.client("secretsmanager")
+            secrets_client = aws.secrets_client()
         answer = secrets_client.get_secret_value(SecretId=settings.signing_secret_arn)
         return str(answer.get("SecretString") or "")
     return ""

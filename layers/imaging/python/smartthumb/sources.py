@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from smartthumb.aws import LazyS3Client
+from smartthumb.aws import LazyS3Client, S3Failure, looks_absent, s3_errors
 from smartthumb.errors import SourceNotFound, SourceTooLarge, SourceUnavailable
 
 #: File extensions listed as images (any file can still be requested by id).
@@ -112,30 +112,39 @@ class S3Source(LazyS3Client):
         self._client = client
 
     def get(self, image_id: str) -> SourceObject:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        key = self.prefix + image_id
         try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket", "AccessDenied", "403"):
-                # AccessDenied is what S3 says for a missing key without ListBucket.
+            return read_s3_object(self.client, self.bucket, self.prefix + image_id, self.max_bytes)
+        except S3Failure as exc:
+            if looks_absent(exc.fault):
                 raise SourceNotFound("no image with that id") from exc
             raise SourceUnavailable("the image store is unavailable, try again") from exc
-        except BotoCoreError as exc:
-            raise SourceUnavailable("the image store is unavailable, try again") from exc
+
+
+def read_s3_object(client: Any, bucket: str, key: str, max_bytes: int, etag: str | None = None) -> SourceObject:
+    """GetObject (with ``If-Match`` when ``etag`` is given), read bounded.
+
+    Raises :class:`~smartthumb.aws.S3Failure` for a failed call or read and
+    :class:`SourceTooLarge` (carrying the version's ``etag`` and ``size``,
+    for an error sidecar) past ``max_bytes``.
+    """
+    kwargs = {"Bucket": bucket, "Key": key, **({"IfMatch": f'"{etag}"'} if etag else {})}
+    with s3_errors():
+        obj = client.get_object(**kwargs)
+    body = obj["Body"]
+    version = str(obj.get("ETag", "")).strip('"')
+    try:
         length = obj.get("ContentLength") or 0
-        body = obj["Body"]
-        try:
-            if length > self.max_bytes:
-                raise SourceTooLarge(f"the source image is larger than {self.max_bytes} bytes")
-            data = read_bounded(body, self.max_bytes)
-        finally:
-            body.close()
-        return SourceObject(
-            key=key, data=data, etag=str(obj.get("ETag", "")).strip('"'), content_type=obj.get("ContentType", "")
-        )
+        if length > max_bytes:
+            raise SourceTooLarge(f"the source image is larger than {max_bytes} bytes")
+        with s3_errors():
+            data = read_bounded(body, max_bytes)
+    except SourceTooLarge as exc:
+        exc.etag = version  # type: ignore[attr-defined]
+        exc.size = obj.get("ContentLength")  # type: ignore[attr-defined]
+        raise
+    finally:
+        body.close()
+    return SourceObject(key=key, data=data, etag=version, content_type=obj.get("ContentType", ""))
 
 
 def source_from_settings(settings: Any, client: Any | None = None) -> ImageSource:

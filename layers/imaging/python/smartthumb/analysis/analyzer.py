@@ -9,6 +9,10 @@ Saliency runs only when no face was found: with faces, the faces decide the
 region and the boxes (see :mod:`.boxes`), and skipping U²-Net-p saves most of
 the analysis time.
 
+One pass per image: the :class:`Analysis` keeps what box placement needs (the
+faces, and the saliency map in memory), so :meth:`Analysis.crops_for` and
+:meth:`Analysis.automatic` derive any other ratio set without a model run.
+
 All boxes in the result are in full-resolution, oriented source pixels.
 """
 
@@ -17,13 +21,12 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from smartthumb.analysis import boxes
-from smartthumb.analysis.azure import AzureError, azure_result, parse_aspect_ratios
+from smartthumb.analysis import boxes, models
 from smartthumb.analysis.models import MODEL_VERSION
 from smartthumb.config import Settings
 from smartthumb.errors import SourceTooLarge, UnsupportedImage
@@ -31,13 +34,11 @@ from smartthumb.geometry import Box, Size
 
 __all__ = [
     "Analysis",
-    "AzureError",
     "Decoded",
     "Face",
     "analyze_array",
     "analyze_image",
     "decode_for_analysis",
-    "parse_aspect_ratios",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class Analysis:
     """What the analysis found, in oriented source pixels.
 
     ``crops`` pairs each requested ratio (or the automatic one) with its box.
+    ``saliency`` is the U²-Net-p map when it was computed (kept in memory for
+    :meth:`crops_for`; not serialised, not compared).
     """
 
     width: int
@@ -70,15 +73,27 @@ class Analysis:
     roi: Box | None
     crops: tuple[tuple[float, Box], ...]
     model_version: str = MODEL_VERSION
+    saliency: np.ndarray | None = field(default=None, compare=False, repr=False)
 
-    def to_azure(self) -> dict[str, Any]:
-        """Exactly Azure AI Vision 4.0's smart-crops answer."""
-        return azure_result(
-            self.model_version,
-            self.width,
-            self.height,
-            [(ratio, (b.x, b.y, b.w, b.h)) for ratio, b in self.crops],
-        )
+    def crops_for(self, ratios: Sequence[float] | None) -> Analysis:
+        """This analysis with crops for ``ratios`` (none or empty: the automatic crop).
+
+        Only box placement runs: the same faces, saliency map and region of
+        interest as the pass that produced this analysis.
+        """
+        size = Size(self.width, self.height)
+        requested = [float(r) for r in ratios or []]
+        if any(not math.isfinite(r) or r <= 0 for r in requested):
+            raise ValueError("aspect ratios must be positive numbers")
+        if not requested:
+            requested = [boxes.auto_ratio(size, self.roi)]
+        face_boxes = [f.box for f in self.faces]
+        crops = tuple((r, boxes.crop_for_ratio(size, r, face_boxes, self.saliency, self.roi)) for r in requested)
+        return replace(self, crops=crops)
+
+    def automatic(self) -> Analysis:
+        """This analysis with the one automatic crop (see :func:`.boxes.auto_ratio`)."""
+        return self.crops_for(None)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form that :meth:`from_dict` reads back to an equal value."""
@@ -195,30 +210,25 @@ def analyze_array(
                 landmarks=tuple((round(px * sx, 1), round(py * sy, 1)) for px, py in raw.landmarks),
             )
         )
-    face_boxes = [f.box for f in found]
-
     saliency = None
-    if always_saliency or not face_boxes:
+    if always_saliency or not found:
         from smartthumb.analysis import saliency as saliency_model
 
         saliency = saliency_model.saliency_map(rgb, saliency_side)
-    roi = boxes.region_of_interest(face_boxes, saliency, size)
-
-    requested = [float(r) for r in ratios or []]
-    if any(not math.isfinite(r) or r <= 0 for r in requested):
-        raise ValueError("aspect ratios must be positive numbers")
-    if not requested:
-        requested = [boxes.auto_ratio(size, roi)]
-    crops = tuple((r, boxes.crop_for_ratio(size, r, face_boxes, saliency, roi)) for r in requested)
-    return Analysis(width=size.width, height=size.height, faces=tuple(found), roi=roi, crops=crops)
+    roi = boxes.region_of_interest([f.box for f in found], saliency, size)
+    whole = Analysis(width=size.width, height=size.height, faces=tuple(found), roi=roi, crops=(), saliency=saliency)
+    return whole.crops_for(ratios)
 
 
 def analyze_image(data: bytes, ratios: Sequence[float] | None, settings: Settings) -> Analysis:
     """Full analysis of an encoded image.
 
     ``ratios`` are taken as given (validate request input with
-    :func:`parse_aspect_ratios` first); ``None`` or empty gives one automatic
-    crop with a ratio in [0.5, 2.0]. Raises :class:`UnsupportedImage`,
-    :class:`SourceTooLarge` or :class:`~smartthumb.analysis.models.ModelUnavailable`.
+    :func:`smartthumb.azure.request.parse_aspect_ratios` first); ``None`` or
+    empty gives one automatic crop with a ratio in [0.5, 2.0]; the result's
+    :meth:`Analysis.crops_for` gives any other set without a second pass.
+    Raises :class:`UnsupportedImage`, :class:`SourceTooLarge` or
+    :class:`~smartthumb.analysis.models.ModelUnavailable`.
     """
+    models.configure(settings)
     return analyze_array(decode_for_analysis(data, settings), ratios)

@@ -3,7 +3,8 @@
 Model files are looked up, in this order (first directory holding the file
 wins; see :func:`model_dirs`):
 
-1. ``$SMARTTHUMB_MODELS_DIR`` when set (tests, local overrides);
+1. ``Settings.models_dir`` (``SMARTTHUMB_MODELS_DIR``) when set (tests, local
+   overrides), as last given to :func:`configure`;
 2. ``<smartthumb package>/models/`` (a layer that copies them into the package);
 3. ``<site dir>/smartthumb_models/``, the directory beside the ``smartthumb``
    package: the layer build copies ``layers/imaging/models/*.onnx`` there, so
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -35,12 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import smartthumb
+from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
 
 log = logging.getLogger(__name__)
 
-#: Environment variable naming a directory that holds the model files.
-MODELS_DIR_ENV = "SMARTTHUMB_MODELS_DIR"
+#: The folder searched first (``Settings.models_dir``; see :func:`configure`).
+_models_dir = ""
 
 #: Threads per session (intra-op and inter-op).
 THREADS = 1
@@ -80,12 +81,17 @@ U2NETP = ModelFile(
 MODEL_VERSION = "smartthumb-yunet2023mar-u2netp-1"
 
 
+def configure(settings: Settings) -> None:
+    """Search ``settings.models_dir`` first (sessions already loaded stay as they are)."""
+    global _models_dir
+    _models_dir = settings.models_dir
+
+
 def model_dirs() -> list[Path]:
     """Directories searched for model files, in order (see module docstring)."""
     dirs: list[Path] = []
-    env_dir = os.environ.get(MODELS_DIR_ENV, "").strip()
-    if env_dir:
-        dirs.append(Path(env_dir))
+    if _models_dir:
+        dirs.append(Path(_models_dir))
     package = Path(smartthumb.__file__).resolve().parent
     dirs.append(package / "models")
     dirs.append(package.parent / "smartthumb_models")
@@ -187,7 +193,7 @@ def get_session(model: ModelFile, side: int | None = None) -> Any:
         return session
 
 
-def preload(warm: bool = True) -> float:
+def preload(warm: bool = True, settings: Settings | None = None) -> float:
     """Create both sessions now and, with ``warm``, run each once on zeros.
 
     Meant for a function's init phase (module import on Lambda): the first
@@ -197,6 +203,8 @@ def preload(warm: bool = True) -> float:
     """
     import numpy as np
 
+    if settings is not None:
+        configure(settings)
     started = time.perf_counter()
     for model in (YUNET, U2NETP):
         session = get_session(model)

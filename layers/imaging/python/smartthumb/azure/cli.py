@@ -5,7 +5,7 @@ the JSON error body the API would answer on stderr and exits 2 (bad ratios:
 Azure's 400 body; an undecodable or oversized image: the service's 415/413
 body); a missing file or unavailable model exits 1.
 
-Also runnable alone: ``python -m smartthumb.analysis.cli analyze IMAGE ...``.
+Also runnable alone: ``python -m smartthumb.azure.cli analyze IMAGE ...``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def _print_error(body: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from smartthumb.analysis.analyzer import analyze_image
-    from smartthumb.analysis.azure import AzureError, parse_aspect_ratios
+    from smartthumb.azure.contract import AzureError, smart_crops_answer
+    from smartthumb.azure.request import parse_aspect_ratios
     from smartthumb.config import ConfigError, Settings
     from smartthumb.errors import ThumbError
 
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         from smartthumb.analysis import draw
 
         draw.write(args.draw, data, analysis)
-    print(json.dumps(analysis.to_azure(), indent=2))
+    print(json.dumps(smart_crops_answer(analysis), indent=2))
     return EXIT_OK
 
 

@@ -1,0 +1,1 @@
+"""Azure AI Vision 4.0 compatibility: the contract, request parsing, the routes."""

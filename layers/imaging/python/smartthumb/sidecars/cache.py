@@ -1,0 +1,211 @@
+"""One :class:`AnalysisCache` per process: sidecar lookups, on-demand analysis, write-back.
+
+This module never imports numpy or onnxruntime at import time: the ``c=7``
+path that reads a sidecar stays light; the analyzer loads on the first miss.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from smartthumb.aws import S3Failure, object_has_etag, s3_client
+from smartthumb.config import Settings
+from smartthumb.errors import SourceUnavailable, ThumbError
+from smartthumb.geometry import Size, scale_box
+from smartthumb.regions import RegionHint
+from smartthumb.sidecars.document import AnalyzeFn, Sidecar, build_sidecar
+from smartthumb.sidecars.ordering import SidecarStore, write_guarded
+from smartthumb.sources import SourceObject
+
+log = logging.getLogger("smartthumb.sidecars")
+
+#: Sidecars a warm ThumbnailFunction keeps in memory (a few KB each).
+MEMO_ENTRIES = 256
+
+
+class AnalysisCache:
+    """The one place analysis results are looked up, computed and kept.
+
+    Built once per process with the analyzer it runs; serves ``c=7`` regions
+    (it is a :class:`~smartthumb.regions.RegionProvider`), ``GET /analysis``,
+    Azure ``{"url"}`` and image bodies, the preview page and ``smartthumb
+    render`` alike. Sidecars come from the store; missing or stale ones are
+    computed on the fly and written back.
+
+    The computation runs on a worker thread and the request waits at most the
+    time budget for it. If it is late the thumbnail falls back to blind ratio
+    (``fallback``), and the analysis still finishes and writes the sidecar,
+    so the next request for that image gets a smart crop. One computation per
+    image version is in flight at a time.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: SidecarStore,
+        analyze: AnalyzeFn | None = None,
+        *,
+        bucket: str | None = None,
+        on_metric: Callable[[str, float], None] | None = None,
+        still_current: Callable[[SourceObject], bool] | None = None,
+        client: Any | None = None,
+    ) -> None:
+        self.settings = settings
+        self._client = client
+        self.still_current = still_current or self._source_still_current
+        self.store = store
+        self._analyze = analyze
+        self.bucket = settings.source_bucket if bucket is None else bucket
+        self.on_metric = on_metric
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._inflight: dict[tuple[str, str], concurrent.futures.Future[Sidecar]] = {}
+        self._lock = threading.RLock()  # a done callback may run inside compute()
+        self.analysis_calls = 0
+        self._memo: OrderedDict[tuple[str, str], Sidecar] = OrderedDict()
+
+    @property
+    def analyze(self) -> AnalyzeFn:
+        """The analyzer given, or :func:`smartthumb.analysis.analyzer.analyze_image`
+        (imported on first use: numpy and onnxruntime load only when needed)."""
+        if self._analyze is None:
+            from smartthumb.analysis.analyzer import analyze_image
+
+            self._analyze = analyze_image
+        return self._analyze
+
+    def analyse_bytes(self, data: bytes, ratios: Sequence[float] | None) -> Any:
+        """Analyse image bytes now (not stored): the Analysis with crops for ``ratios``
+        (the automatic crop for none); raises :class:`ThumbError` on bad bytes."""
+        self.analysis_calls += 1
+        return self.analyze(data, list(ratios) if ratios else None, self.settings)
+
+    def _metric(self, name: str) -> None:
+        if self.on_metric is not None:
+            self.on_metric(name, 1)
+
+    def _source_still_current(self, source: SourceObject) -> bool:
+        """Is ``source`` still the stored version? (A local store has one writer: yes.)"""
+        if not self.bucket:
+            return True
+        if self._client is None:
+            self._client = s3_client()
+        try:
+            return object_has_etag(self._client, self.bucket, source.key, source.etag)
+        except S3Failure as exc:
+            raise SourceUnavailable("the source store is unavailable") from exc
+
+    def current(self, source: SourceObject) -> Sidecar | None:
+        """The stored sidecar for this version of ``source``, or ``None``.
+
+        A warm container remembers recent sidecars per (key, ETag): a sidecar
+        describes one object version, so a remembered one stays right for it.
+        """
+        memo_key = (source.key, source.etag)
+        with self._lock:
+            hit = self._memo.get(memo_key)
+            if hit is not None:
+                self._memo.move_to_end(memo_key)
+                return hit
+        try:
+            sidecar, _ = self.store.read(source.key)
+        except ThumbError as exc:
+            log.warning("sidecar read failed (%s): computing instead", exc.code)
+            return None
+        if sidecar is not None and sidecar.etag == source.etag:
+            self._remember(sidecar)
+            return sidecar
+        return None
+
+    def _remember(self, sidecar: Sidecar) -> None:
+        with self._lock:
+            self._memo[(sidecar.key, sidecar.etag)] = sidecar
+            while len(self._memo) > MEMO_ENTRIES:
+                self._memo.popitem(last=False)
+
+    def region_for(self, source: SourceObject, size: Size, budget_ms: int) -> RegionHint:
+        sidecar = self.current(source)
+        if sidecar is None:
+            self._metric("SidecarMiss")
+            sidecar = self.compute(source, budget_ms)
+            if sidecar is None:
+                return RegionHint(None, "fallback")
+            origin = "computed"
+        else:
+            self._metric("SidecarHit")
+            origin = "sidecar"
+        if not sidecar.ok or sidecar.roi is None:
+            return RegionHint(None, origin if sidecar.ok else "fallback")
+        frm = Size(sidecar.width, sidecar.height) if sidecar.width and sidecar.height else size
+        return RegionHint(scale_box(sidecar.roi, frm, size), origin)
+
+    def compute(self, source: SourceObject, budget_ms: int) -> Sidecar | None:
+        """Analyse ``source`` now, waiting at most ``budget_ms``; the sidecar or ``None``."""
+        if budget_ms <= 0:
+            return None
+        key = (source.key, source.etag)
+        with self._lock:
+            future = self._inflight.get(key)
+            if future is None:
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="smartthumb-analysis")
+                future = self._pool.submit(self._analyse_and_store, source)
+                self._inflight[key] = future
+                future.add_done_callback(lambda _f, k=key: self._forget(k))
+        try:
+            return future.result(timeout=budget_ms / 1000)
+        except concurrent.futures.TimeoutError:
+            log.warning("smart crop: analysis not done within %d ms, blind ratio (it continues)", budget_ms)
+            self._metric("AnalysisOverBudget")
+            return None
+        except ThumbError as exc:
+            log.info("smart crop: analysis refused (%s): blind ratio", exc.code)
+            return None
+        except Exception:
+            log.exception("smart crop: analysis failed: blind ratio")
+            return None
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every analysis in flight has finished (and written back);
+        ``False`` if some are still running after ``timeout`` seconds."""
+        with self._lock:
+            running = list(self._inflight.values())
+        _, not_done = concurrent.futures.wait(running, timeout=timeout)
+        return not not_done
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._inflight.pop(key, None)
+
+    def _analyse_and_store(self, source: SourceObject) -> Sidecar:
+        """Runs on the worker: analyse (one pass: configured ratios + automatic) and write back."""
+        started = time.perf_counter()
+        current, token = None, None
+        with contextlib.suppress(ThumbError):
+            current, token = self.store.read(source.key)
+        sidecar = build_sidecar(
+            self.analyze,
+            self.settings,
+            bucket=self.bucket,
+            key=source.key,
+            etag=source.etag,
+            data=source.data,
+            trigger="OnDemand",
+        )
+        self.analysis_calls += 1
+        self._remember(sidecar)
+        try:
+            result = write_guarded(
+                self.store, sidecar, current=current, token=token, still_current=lambda: self.still_current(source)
+            )
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.info("sidecar %s for %r after %.0f ms", result.decision.value, source.key, elapsed_ms)
+        except (ThumbError, OSError) as exc:
+            log.warning("sidecar write-back failed (%s); the region is still used", exc)
+        return sidecar
