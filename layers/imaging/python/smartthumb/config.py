@@ -46,9 +46,9 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
-def _signing_ref(env: Mapping[str, str], *, arn: bool) -> str:
-    """Split ``SIGNING_SECRET_PARAM`` into an SSM parameter name or a Secrets Manager ARN."""
-    ref = env.get("SIGNING_SECRET_PARAM", "").strip()
+def _signing_ref(env: Mapping[str, str], *, arn: bool, name: str = "SIGNING_SECRET_PARAM") -> str:
+    """Split ``SIGNING_SECRET_PARAM`` (or ``name``) into an SSM parameter name or a Secrets Manager ARN."""
+    ref = env.get(name, "").strip()
     is_secret_arn = ref.startswith("arn:") and ":secretsmanager:" in ref
     return ref if is_secret_arn == arn else ""
 
@@ -101,6 +101,12 @@ class Settings:
     analysis_time_budget_ms: int = 3000
     #: AZURE_API_KEY: when set, the Azure-compatible endpoint requires it in ``Ocp-Apim-Subscription-Key``.
     azure_api_key: str = ""
+    #: AZURE_API_KEY_PARAM: an SSM parameter name or a Secrets Manager ARN holding that key (template.yaml
+    #: passes it; read once per container). Split like SIGNING_SECRET_PARAM.
+    azure_api_key_parameter: str = ""
+    azure_api_key_arn: str = ""
+    #: AWS_LAMBDA_FUNCTION_NAME: set by Lambda. On Lambda, the analyze endpoint is off without a key.
+    lambda_function_name: str = ""
     #: AZURE_MAX_BODY_BYTES: largest image body the Azure-compatible endpoint accepts.
     azure_max_body_bytes: int = 4 * 1024 * 1024
     #: LOCAL_ANALYSIS_STORE: folder for sidecars when ANALYSIS_BUCKET is empty (default: user cache).
@@ -150,6 +156,9 @@ class Settings:
             signing_secret_arn=env.get("SIGNING_SECRET_ARN", "").strip() or _signing_ref(env, arn=True),
             analysis_time_budget_ms=_int(env, "ANALYSIS_TIME_BUDGET_MS", cls.analysis_time_budget_ms),
             azure_api_key=env.get("AZURE_API_KEY", "").strip(),
+            azure_api_key_parameter=_signing_ref(env, arn=False, name="AZURE_API_KEY_PARAM"),
+            azure_api_key_arn=_signing_ref(env, arn=True, name="AZURE_API_KEY_PARAM"),
+            lambda_function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", "").strip(),
             azure_max_body_bytes=_int(env, "AZURE_MAX_BODY_BYTES", cls.azure_max_body_bytes),
             local_analysis_store=env.get("LOCAL_ANALYSIS_STORE", "").strip(),
             function_memory_mb=_int(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", cls.function_memory_mb),

@@ -84,15 +84,18 @@ def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
     return "&".join(items)
 
 
-def compute_signature(secret: str | bytes, pairs: Iterable[tuple[str, str]]) -> str:
-    """``sig`` for these query pairs: base64url (no padding) of the HMAC-SHA256."""
+def compute_signature(secret: str | bytes, pairs: Iterable[tuple[str, str]], path: str = SIGNED_PATH) -> str:
+    """``sig`` for these query pairs on ``path``: base64url (no padding) of the HMAC-SHA256.
+
+    The path is part of the message, so a signature for ``/th`` never opens
+    ``/analysis`` (and the other way round)."""
     key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    message = f"{SIGNED_PATH}?{canonical_query(pairs)}".encode()
+    message = f"{path}?{canonical_query(pairs)}".encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def sign_query(secret: str | bytes, query: str, *, expires_at: int | None = None) -> str:
+def sign_query(secret: str | bytes, query: str, *, expires_at: int | None = None, path: str = SIGNED_PATH) -> str:
     """Return ``query`` with ``exp`` (if given) and ``sig`` appended.
 
     The caller's spelling and order of the other parameters are kept; an
@@ -107,7 +110,7 @@ def sign_query(secret: str | bytes, query: str, *, expires_at: int | None = None
     if len(exps) > 1 or any(not _valid_exp(v) for v in exps):
         # The verifier would refuse it: do not hand out a URL that cannot work.
         raise ValueError("'exp' must be given once, as a unix time in seconds")
-    sig = compute_signature(secret, kept)
+    sig = compute_signature(secret, kept, path)
     encoded = "&".join(f"{quote(k, safe=_SAFE)}={quote(v, safe=_SAFE + '/')}" for k, v in kept)
     return f"{encoded}&{SIG}={sig}" if encoded else f"{SIG}={sig}"
 
@@ -152,8 +155,8 @@ class SignatureVerifier:
                     self._secret = secret.encode("utf-8")
         return self._secret
 
-    def verify(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Raise :class:`Forbidden` unless ``pairs`` carry a valid, unexpired signature."""
+    def verify(self, pairs: Sequence[tuple[str, str]], path: str = SIGNED_PATH) -> None:
+        """Raise :class:`Forbidden` unless ``pairs`` carry a valid, unexpired signature for ``path``."""
         if self._loader is None:
             return
         sigs = [v for k, v in pairs if k == SIG]
@@ -164,7 +167,7 @@ class SignatureVerifier:
         given = sigs[0]
         if len(given) != SIG_LENGTH:
             raise Forbidden("the signature does not match")
-        expected = compute_signature(self._key(), pairs)
+        expected = compute_signature(self._key(), pairs, path)
         # Constant time: the comparison does not reveal how many leading
         # characters of a forged signature were right.
         if not hmac.compare_digest(given.encode("ascii", "replace"), expected.encode("ascii")):
@@ -182,17 +185,31 @@ class SignatureVerifier:
 
 def load_secret(settings: Settings, *, ssm_client: Any | None = None, secrets_client: Any | None = None) -> str:
     """Fetch the configured secret (may call AWS); ``""`` when signing is off."""
-    if settings.signing_secret:
-        return settings.signing_secret
-    if settings.signing_secret_parameter:
+    return fetch_secret(
+        settings.signing_secret,
+        settings.signing_secret_parameter,
+        settings.signing_secret_arn,
+        ssm_client=ssm_client,
+        secrets_client=secrets_client,
+    )
+
+
+def fetch_secret(
+    value: str, parameter: str, arn: str, *, ssm_client: Any | None = None, secrets_client: Any | None = None
+) -> str:
+    """A secret given directly, by SSM parameter name (decrypted) or by Secrets
+    Manager ARN/name, in that order; ``""`` when none is configured."""
+    if value:
+        return value
+    if parameter:
         if ssm_client is None:
             ssm_client = aws.ssm_client()
-        answer = ssm_client.get_parameter(Name=settings.signing_secret_parameter, WithDecryption=True)
+        answer = ssm_client.get_parameter(Name=parameter, WithDecryption=True)
         return str(answer["Parameter"]["Value"])
-    if settings.signing_secret_arn:
+    if arn:
         if secrets_client is None:
             secrets_client = aws.secrets_client()
-        answer = secrets_client.get_secret_value(SecretId=settings.signing_secret_arn)
+        answer = secrets_client.get_secret_value(SecretId=arn)
         return str(answer.get("SecretString") or "")
     return ""
 
