@@ -105,6 +105,8 @@ def build_app(
     def handle_thumb_error(exc: ThumbError) -> Response:
         log.info("request refused: %s %s", exc.code, exc.message)
         metric(f"Error{exc.status}")
+        if exc.status >= 500:
+            metric(exc.code)  # SourceMisconfigured, SourceUnavailable, ...: each alarmable on its own
         return thumb_error_response(exc)
 
     @app.exception_handler(Exception)

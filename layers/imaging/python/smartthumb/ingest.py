@@ -3,6 +3,9 @@
 The AnalyzeFunction handler parses nothing itself: it hands each S3 event
 record (a plain mapping) or the whole Batch Operations event to this module.
 
+Size: one event's whole path (decode the key, order, fetch with its fault
+mapping, analyse, store) reads best in one place; Batch Operations are in batch.py.
+
 Delivery rules this module keeps:
 
 * Keys in S3 events are URL-encoded as form values (``+`` for a space,
@@ -36,7 +39,7 @@ from urllib.parse import unquote_plus
 
 from smartthumb.aws import LazyS3Client, S3Failure, S3Fault, object_has_etag
 from smartthumb.config import ConfigError, Settings
-from smartthumb.errors import SourceTooLarge, SourceUnavailable, ThumbError
+from smartthumb.errors import SourceTooLarge, SourceUnavailable, SourceUnreadable, ThumbError
 from smartthumb.sidecars import (
     ANALYZER_VERSION,
     AnalyzeFn,
@@ -154,8 +157,14 @@ class ObjectGone(Exception):
 
 
 #: Faults after which the event's object counts as gone (the event is superseded,
-#: not retried); every other fault is retried. ``DENIED`` is here today.
-GONE = frozenset({S3Fault.MISSING, S3Fault.SUPERSEDED, S3Fault.DENIED, S3Fault.PERMANENT, S3Fault.UNSUPPORTED})
+#: not retried): only a missing object or a failed precondition (the ETag moved on).
+GONE = frozenset({S3Fault.MISSING, S3Fault.SUPERSEDED})
+#: Faults that no retry can fix: the object is there but this function may not
+#: read it (AccessDenied, e.g. SSE-KMS without kms:Decrypt; InvalidObjectState,
+#: archived; NoSuchBucket). Recorded as an error sidecar, a metric and an ERROR
+#: log. Everything else (throttling, KMS throttling, 429, 5xx) is transient:
+#: raised, so Lambda retries and then dead-letters the event.
+UNREADABLE = frozenset({S3Fault.DENIED, S3Fault.NO_BUCKET, S3Fault.PERMANENT, S3Fault.UNSUPPORTED})
 
 
 class S3ObjectReader(LazyS3Client):
@@ -178,6 +187,8 @@ class S3ObjectReader(LazyS3Client):
         except S3Failure as exc:
             if exc.fault in GONE:
                 raise ObjectGone(exc.detail or exc.fault.value) from exc
+            if exc.fault in UNREADABLE:
+                raise SourceUnreadable(f"the source object cannot be read ({exc.fault.value})") from exc
             raise SourceUnavailable("the source store is unavailable") from exc
 
 
@@ -283,7 +294,10 @@ class Ingestor:
                 log.info("superseded: %r changed or went away since %s (%s)", event.key, event.event_name, exc)
                 self.metric("EventSuperseded")
                 return IngestResult(Outcome.SUPERSEDED, event.key, "the object changed or was deleted since")
-            except SourceTooLarge as exc:
+            except (SourceUnreadable, SourceTooLarge) as exc:
+                if isinstance(exc, SourceUnreadable):
+                    log.error("cannot read %r for analysis: %s (check the role, KMS key, class)", event.key, exc)
+                    self.metric("SourceUnreadable")
                 sidecar = Sidecar.from_error(
                     etag=event.etag or "", size=event.size, error=exc, trigger=event.event_name, **common
                 )

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from smartthumb.aws import LazyS3Client, S3Failure, looks_absent, s3_errors
-from smartthumb.errors import SourceNotFound, SourceTooLarge, SourceUnavailable
+from smartthumb.aws import LazyS3Client, S3Failure, S3Fault, s3_errors
+from smartthumb.errors import SourceMisconfigured, SourceNotFound, SourceTooLarge, SourceUnavailable
+
+log = logging.getLogger("smartthumb.sources")
 
 #: File extensions listed as images (any file can still be requested by id).
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp"})
@@ -115,8 +118,12 @@ class S3Source(LazyS3Client):
         try:
             return read_s3_object(self.client, self.bucket, self.prefix + image_id, self.max_bytes)
         except S3Failure as exc:
-            if looks_absent(exc.fault):
+            if exc.fault is S3Fault.MISSING:
                 raise SourceNotFound("no image with that id") from exc
+            if exc.fault in (S3Fault.DENIED, S3Fault.NO_BUCKET):
+                # The template grants s3:ListBucket, so a 403 is a real denial: a misconfiguration.
+                log.error("source store refused the read (%s): check the bucket and the function's role", exc.fault)
+                raise SourceMisconfigured("the image store is misconfigured") from exc
             raise SourceUnavailable("the image store is unavailable, try again") from exc
 
 

@@ -1,0 +1,117 @@
+"""S3 read errors through the AnalyzeFunction (moto, errors injected at GetObject) and
+through /th: each ends as a sidecar, an error record or a raised exception -- never silence."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from botocore.exceptions import ClientError
+from PIL import Image
+
+from smartthumb import ingest
+from smartthumb.aws import S3Fault, classify
+from smartthumb.errors import SourceUnavailable
+from tests.conftest import image_bytes
+from tests.handlers import test_analyze_handler as handler_tests
+from tests.handlers.test_analyze_handler import put_event, sidecar, upload
+from tests.hardening.conftest import PREFIX as TH_PREFIX
+from tests.hardening.conftest import error_of
+
+# The AnalyzeFunction over moto with a fake analyzer, as the handler tests build it.
+env = handler_tests.env
+analyze_fn = handler_tests.analyze_fn
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "fault"),
+    [
+        ("NoSuchKey", 404, S3Fault.MISSING),
+        ("PreconditionFailed", 412, S3Fault.SUPERSEDED),
+        ("AccessDenied", 403, S3Fault.DENIED),
+        ("NoSuchBucket", 404, S3Fault.NO_BUCKET),
+        ("InvalidObjectState", 403, S3Fault.PERMANENT),
+        ("SlowDown", 503, S3Fault.TRANSIENT),
+        ("KMS.ThrottlingException", 400, S3Fault.TRANSIENT),
+        ("RequestLimitExceeded", 400, S3Fault.TRANSIENT),
+        ("SomethingNew", 429, S3Fault.TRANSIENT),
+    ],
+)
+def test_classify(code: str, status: int, fault: S3Fault) -> None:
+    assert classify(_client_error(code, status)) is fault
+
+
+@pytest.fixture
+def failing_get(monkeypatch):
+    """``failing_get(code, status)``: the AnalyzeFunction's GetObject fails so."""
+
+    def install(code: str, status: int) -> None:
+        original = ingest.read_s3_object
+
+        def read(client, bucket, key, max_bytes, etag=None):
+            client.get_object = lambda **kw: (_ for _ in ()).throw(_client_error(code, status))
+            return original(client, bucket, key, max_bytes, etag)
+
+        monkeypatch.setattr(ingest, "read_s3_object", read)
+
+    return install
+
+
+@pytest.mark.parametrize(("code", "status"), [("AccessDenied", 403), ("InvalidObjectState", 403)])
+def test_unreadable_objects_get_an_error_sidecar_a_metric_and_an_error_log(
+    analyze_fn, env, lambda_context, failing_get, caplog, capsys, code: str, status: int
+) -> None:
+    etag = upload(env, "img/locked.jpg", image_bytes(Image.new("RGB", (40, 30))))
+    failing_get(code, status)
+    with caplog.at_level(logging.ERROR):
+        result = analyze_fn.handler(put_event("img/locked.jpg", etag, 100, "0001"), lambda_context)
+    assert result["outcomes"] == ["failed-permanently"], result
+    doc = sidecar(env, "img/locked.jpg")
+    assert doc is not None and doc["status"] == "error"
+    assert doc["error"]["code"] == "SourceUnreadable"
+    assert any(r.levelno == logging.ERROR and "locked.jpg" in r.getMessage() for r in caplog.records)
+    assert '"SourceUnreadable"' in capsys.readouterr().out  # the EMF metric
+
+
+@pytest.mark.parametrize(("code", "status"), [("SlowDown", 503), ("KMS.ThrottlingException", 400), ("Busy", 429)])
+def test_throttling_is_raised_for_a_retry(analyze_fn, env, lambda_context, failing_get, code: str, status: int) -> None:
+    etag = upload(env, "img/busy.jpg", image_bytes(Image.new("RGB", (40, 30))))
+    failing_get(code, status)
+    with pytest.raises(SourceUnavailable):
+        analyze_fn.handler(put_event("img/busy.jpg", etag, 100, "0001"), lambda_context)
+    assert sidecar(env, "img/busy.jpg") is None  # nothing recorded: the retry (or the DLQ) decides
+
+
+def test_a_missing_object_is_superseded(analyze_fn, env, lambda_context) -> None:
+    result = analyze_fn.handler(put_event("img/gone.jpg", "0" * 32, 100, "0001"), lambda_context)
+    assert result["outcomes"] == ["superseded"]
+
+
+@pytest.mark.parametrize(("code", "status"), [("AccessDenied", 403), ("NoSuchBucket", 404)])
+def test_th_answers_a_misconfigured_store_with_503(make_fn, monkeypatch, caplog, code: str, status: int) -> None:
+    fn = make_fn()
+    from smartthumb import sources
+
+    original = sources.read_s3_object
+
+    def read(client, bucket, key, max_bytes, etag=None):
+        client.get_object = lambda **kw: (_ for _ in ()).throw(_client_error(code, status))
+        return original(client, bucket, key, max_bytes, etag)
+
+    monkeypatch.setattr(sources, "read_s3_object", read)
+    with caplog.at_level(logging.ERROR):
+        result = fn.get("/th?id=photo.jpg&w=50")
+    assert result["statusCode"] == 503
+    assert error_of(result)["code"] == "SourceMisconfigured"
+    assert any(r.levelno == logging.ERROR for r in caplog.records)
+    assert TH_PREFIX not in result["body"]
+
+
+def test_th_missing_is_still_404(make_fn) -> None:
+    assert make_fn().get("/th?id=nothing.jpg&w=50")["statusCode"] == 404
