@@ -115,3 +115,32 @@ def test_th_answers_a_misconfigured_store_with_503(make_fn, monkeypatch, caplog,
 
 def test_th_missing_is_still_404(make_fn) -> None:
     assert make_fn().get("/th?id=nothing.jpg&w=50")["statusCode"] == 404
+
+
+def test_one_failing_record_does_not_stop_the_others(analyze_fn, env, lambda_context, monkeypatch) -> None:
+    good = upload(env, "img/good.jpg", image_bytes(Image.new("RGB", (40, 30))))
+    bad = upload(env, "img/bad.jpg", image_bytes(Image.new("RGB", (40, 30))))
+    event = put_event("img/bad.jpg", bad, 100, "0001")
+    event["Records"].append(put_event("img/good.jpg", good, 100, "0002")["Records"][0])
+    original = ingest.Ingestor.handle_event
+
+    def flaky(self, ev):
+        if ev.key.endswith("bad.jpg"):
+            raise KeyError("a bug on this record")
+        return original(self, ev)
+
+    monkeypatch.setattr(ingest.Ingestor, "handle_event", flaky)
+    with pytest.raises(SourceUnavailable) as caught:
+        analyze_fn.handler(event, lambda_context)
+    assert "1 record(s) failed" in caught.value.message and "bad.jpg" in caught.value.message
+    assert sidecar(env, "img/good.jpg") is not None  # the other record was analysed
+
+
+def test_a_deeply_nested_json_body_is_400(make_fn) -> None:
+    from smartthumb.local_server import http_api_event
+
+    fn = make_fn()
+    body = b"[" * 100_000 + b"]" * 100_000
+    path = "/computervision/imageanalysis:analyze?api-version=2023-10-01&features=smartCrops"
+    result = fn.call(http_api_event("POST", path, {"content-type": "application/json"}, body))
+    assert result["statusCode"] == 400

@@ -255,6 +255,11 @@ class Ingestor:
                 self.metric("TransientFailure")
                 transient = transient or exc
                 failed.append(f"{event.event_name} {event.key!r}: {exc.message}")
+            except Exception as exc:  # a bug on one record must not drop the others: retried with them
+                log.exception("unexpected failure for %r (will be retried)", event.key)
+                self.metric("RecordFailed")
+                transient = transient or SourceUnavailable("unexpected failure")
+                failed.append(f"{event.event_name} {event.key!r}: {type(exc).__name__}")
         if transient is not None:
             # The message is what the dead-letter destination records: say what failed and why.
             raise SourceUnavailable(f"{len(failed)} record(s) failed transiently: " + "; ".join(failed)) from transient

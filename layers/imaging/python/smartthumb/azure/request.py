@@ -174,7 +174,7 @@ def image_input(body: str | None, is_base64: bool, content_type: str | None, set
     if kind == JSON or kind.endswith("+json"):
         try:
             doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: deep nesting
             raise invalid("InvalidImageUrl", 'The JSON body must be {"url": "..."}.') from exc
         url = doc.get("url") if isinstance(doc, dict) else None
         return ImageInput(image_id=source_id_for_url(url, settings))
