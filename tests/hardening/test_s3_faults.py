@@ -144,3 +144,24 @@ def test_a_deeply_nested_json_body_is_400(make_fn) -> None:
     path = "/computervision/imageanalysis:analyze?api-version=2023-10-01&features=smartCrops"
     result = fn.call(http_api_event("POST", path, {"content-type": "application/json"}, body))
     assert result["statusCode"] == 400
+
+
+def test_a_delete_during_the_analysis_wins(env, function_loader, no_model_preload, lambda_context) -> None:
+    """The delete event runs while the create's analysis is in progress: no sidecar stays behind."""
+    from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_ingest_analyzer
+
+    fn = function_loader("analyze")
+    fake = FakeAnalyzer()
+    key = "img/short-lived.jpg"
+    etag = upload(env, key, image_bytes(Image.new("RGB", (40, 30))))
+
+    def analyze_while_deleted(*args, **kwargs):
+        env.delete_object(Bucket=handler_tests.SOURCE, Key=key)
+        deleted = fn.ingestor.handle_records(handler_tests.delete_event(key, "0002")["Records"])
+        assert [r.outcome.value for r in deleted] == ["duplicate"]  # nothing to delete yet
+        return fake(*args, **kwargs)
+
+    with_ingest_analyzer(fn, analyze_while_deleted)
+    result = fn.handler(put_event(key, etag, 100, "0001"), lambda_context)
+    assert result["outcomes"] == ["superseded"], result
+    assert sidecar(env, key) is None

@@ -51,6 +51,7 @@ from smartthumb.sidecars import (
     decide_write,
     delete_guarded,
     record_sequencer,
+    undo_if_orphaned,
     write_guarded,
 )
 from smartthumb.sources import SourceObject, read_s3_object
@@ -308,7 +309,14 @@ class Ingestor:
                 )
             else:
                 sidecar = self._analyse(obj, event.bucket, event.event_name, event.sequencer, event.version_id)
-        return self._store(sidecar, current, token)
+        result = self._store(sidecar, current, token)
+        if result.outcome in (Outcome.ANALYSED, Outcome.FAILED) and undo_if_orphaned(
+            self.store, sidecar, lambda: self.reader.is_current(event.bucket, event.key, sidecar.etag)
+        ):  # a delete raced this create: the delete wins
+            log.info("sidecar of %r removed again: the object was deleted meanwhile", event.key)
+            self.metric("SidecarOrphanRemoved")
+            return IngestResult(Outcome.SUPERSEDED, event.key, "the object was deleted while being analysed")
+        return result
 
     def removed(self, event: ObjectEvent) -> IngestResult:
         decision = delete_guarded(self.store, event.key, event.sequencer)
