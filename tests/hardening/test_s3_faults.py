@@ -165,3 +165,28 @@ def test_a_delete_during_the_analysis_wins(env, function_loader, no_model_preloa
     result = fn.handler(put_event(key, etag, 100, "0001"), lambda_context)
     assert result["outcomes"] == ["superseded"], result
     assert sidecar(env, key) is None
+
+
+def test_a_delete_during_an_on_demand_c7_wins(s3, monkeypatch, function_loader, lambda_context) -> None:
+    """The c=7 write-back re-checks the source after writing: deleted meanwhile, the sidecar goes again."""
+    from smartthumb.local_server import http_api_event
+    from tests.handlers import test_sidecar_c7 as c7_tests
+    from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_analyzer
+
+    s3.create_bucket(Bucket=c7_tests.SOURCE)
+    s3.create_bucket(Bucket=c7_tests.ANALYSIS)
+    s3.put_object(Bucket=c7_tests.SOURCE, Key="block.png", Body=c7_tests.block_image())
+    monkeypatch.setenv("SOURCE_BUCKET", c7_tests.SOURCE)
+    monkeypatch.setenv("ANALYSIS_BUCKET", c7_tests.ANALYSIS)
+    fake = FakeAnalyzer(roi=(0.8, 0.3, 0.13, 0.4))
+
+    def analyze_while_deleted(*args, **kwargs):
+        s3.delete_object(Bucket=c7_tests.SOURCE, Key="block.png")
+        return fake(*args, **kwargs)
+
+    fn = with_analyzer(function_loader("thumbnail"), analyze_while_deleted)
+    result = fn.handler(http_api_event("GET", "/th?id=block.png&w=100&h=200&c=7", {}), lambda_context)
+    assert result["statusCode"] == 200  # this answer was already being made
+    assert fn.cache.wait_idle(10)  # the write-back (and its re-check) finished
+    listing = s3.list_objects_v2(Bucket=c7_tests.ANALYSIS).get("Contents", [])
+    assert listing == [], listing
