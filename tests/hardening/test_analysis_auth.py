@@ -90,3 +90,13 @@ def test_analyze_with_the_key_from_ssm(make_fn, fake_analysis) -> None:
 def test_an_unreadable_key_fails_closed(make_fn) -> None:
     fn = make_fn(AZURE_API_KEY_PARAM="/does/not/exist")
     assert _status(_analyze(fn, {"ocp-apim-subscription-key": KEY})) == (503, "ServiceUnavailable")
+
+
+def test_cli_signs_analysis_urls(make_fn, capsys) -> None:
+    from smartthumb.cli import main as cli_main
+
+    fn = make_fn(SIGNING_SECRET=SECRET)
+    assert cli_main(["sign", "--path", "/analysis", "id=nothing.jpg", "--expires", "60"]) == 0
+    url = capsys.readouterr().out.strip()
+    assert url.startswith("/analysis?id=nothing.jpg&exp=")
+    assert _status(fn.get(url)) == (404, "NotFound")  # past the signature gate
