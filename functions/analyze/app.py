@@ -15,12 +15,12 @@ import logging
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3BatchOperationEvent, S3Event
 
 from smartthumb.batch import is_batch_event, run_batch
 from smartthumb.config import Settings
 from smartthumb.ingest import build_ingestor, validate_for_ingest
+from smartthumb.metrics import CountMetrics
 
 logger = Logger(service="smartthumb-analyze")
 # Pillow logs every EXIF tag it parses at DEBUG (GPS, names): never let image
@@ -31,7 +31,7 @@ metrics = Metrics(namespace="smartthumb", service="smartthumb-analyze")
 
 settings = Settings.from_env()
 validate_for_ingest(settings)
-ingestor = build_ingestor(settings, on_metric=lambda name, value: metrics.add_metric(name, MetricUnit.Count, value))
+ingestor = build_ingestor(settings, on_metric=CountMetrics(metrics))
 
 
 def _preload_models() -> None:
@@ -62,5 +62,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not records:
         logger.info("no S3 records in the event (e.g. s3:TestEvent): nothing to do")
         return {"records": 0, "outcomes": []}
-    results = ingestor.handle_records(record.raw_event for record in records)
+    results = ingestor.handle_records([record.raw_event for record in records])
     return {"records": len(results), "outcomes": [r.outcome.value for r in results]}

@@ -11,10 +11,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 
 from smartthumb.app_factory import build_thumbnail_app
 from smartthumb.config import Settings
+from smartthumb.metrics import CountMetrics
 
 logger = Logger(service="smartthumb-thumbnail")
 # Pillow logs every EXIF tag it parses at DEBUG (GPS, names): never let image
@@ -24,7 +24,7 @@ tracer = Tracer(service="smartthumb-thumbnail")
 metrics = Metrics(namespace="smartthumb", service="smartthumb-thumbnail")
 
 settings = Settings.from_env()
-app = build_thumbnail_app(settings, on_metric=lambda name, value: metrics.add_metric(name, MetricUnit.Count, value))
+app = build_thumbnail_app(settings, on_metric=CountMetrics(metrics))
 
 
 # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event holds

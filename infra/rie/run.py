@@ -2,7 +2,7 @@
 
 What it does, as ``sam local invoke`` would inside its container:
 
-* reads ``template.yaml`` for the function's handler, memory, timeout and
+* reads ``template.yaml`` (:mod:`infra.rie.template`) for the function's handler, memory, timeout and
   environment (Globals merged with the function's own variables, intrinsic
   functions resolved against the parameter defaults), then overlays
   ``infra/env.json`` the way ``sam local --env-vars`` does (only variables the
@@ -28,13 +28,31 @@ The layer, two ways:
   built for this machine's Python by ``make -C layers/imaging build-ImagingLayer
   LAYER_PYTHON=3.11 ARTIFACTS_DIR=...`` (``DIR`` is then ``ARTIFACTS_DIR/python``).
 
+What deploys (``--built [DIR]``, default ``.aws-sam/build``): the output of
+``sam build`` run as Lambda's python3.12 runtime runs it. The handler, the
+environment and the layer come from the *built* template (``DIR/template.yaml``,
+with ``--param Architecture=...`` choosing the layer as CloudFormation would);
+``var/task`` is ``DIR/<function>``, ``opt/python`` the built layer, and the
+interpreter a Python 3.12 (``--python``; found on ``PATH`` or in pyenv's
+versions folder when not given). It starts isolated (``python -I -S``, see
+``infra/rie/bootstrap.py``): ``sys.path`` is the function code, the layer, the
+runtime's own packages (``awslambdaric`` and an SDK as old as the runtime may
+ship, installed in ``.venv-tools/lambda-runtime/`` by ``infra/setup-tools.sh``)
+and the standard library; nothing of this repository or its venvs.
+
 Examples::
 
     .venv/bin/python infra/rie/run.py ThumbnailFunction --seed-samples -e infra/events/th_fit.json --out /tmp/th.jpg
     .venv/bin/python infra/rie/run.py AnalyzeFunction --seed-samples -e infra/events/analyze_s3_put.json
     .venv/bin/python infra/rie/run.py ThumbnailFunction --seed-samples --keep-running   # then POST events yourself
+    .venv-tools/bin/sam build
+    .venv/bin/python -m infra.rie.run ThumbnailFunction --built --seed-samples -e infra/events/th_fit.json
 
-Tests and ``tests/bench/bench_coldstart.py`` use :class:`LocalLambda` directly.
+Importable as ``infra.rie.run`` from the repository root (tests do); also a
+script. Template reading is in :mod:`infra.rie.template`, the tools and moto's S3
+in :mod:`infra.rie.local` (re-exported here); what remains is one class,
+:class:`LocalLambda`, and the command line. Tests and
+``tests/bench/bench_coldstart.py`` use :class:`LocalLambda` directly.
 """
 
 from __future__ import annotations
@@ -43,12 +61,9 @@ import argparse
 import base64
 import contextlib
 import json
-import logging
 import os
-import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,287 +72,73 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+if not __package__:  # run as a script (or loaded by path): make the repository's `infra` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "template.yaml"
-ENV_JSON = REPO / "infra" / "env.json"
+# Template reading (infra/rie/template.py), the tools and moto's S3 (infra/rie/local.py) live
+# apart; their names are part of this module's interface.
+from infra.rie.local import (
+    LAMBDA_PYTHON,
+    RUNTIME_PACKAGES,
+    SAMPLES,
+    LocalS3,
+    find_python,
+    find_rie,
+    free_port,
+    runtime_packages,
+    wait_for_port,
+)
+from infra.rie.template import (
+    ACCOUNT,
+    ENV_JSON,
+    REGION,
+    REPO,
+    STACK_ID,
+    TEMPLATE,
+    FunctionSpec,
+    RunnerError,
+    function_spec,
+    load_template,
+    resolve,
+    stack_parameters,
+)
+
+__all__ = [
+    "ACCOUNT",
+    "ENV_JSON",
+    "LAMBDA_PYTHON",
+    "REGION",
+    "REPO",
+    "RUNTIME_PACKAGES",
+    "SAMPLES",
+    "STACK_ID",
+    "TEMPLATE",
+    "FunctionSpec",
+    "InvokeResult",
+    "LocalLambda",
+    "LocalS3",
+    "RunnerError",
+    "find_python",
+    "find_rie",
+    "free_port",
+    "function_spec",
+    "load_template",
+    "local_stack",
+    "main",
+    "resolve",
+    "runtime_packages",
+    "stack_parameters",
+]
+
 LAYER_SOURCE = REPO / "layers" / "imaging" / "python"
 MODELS_SOURCE = REPO / "layers" / "imaging" / "models"
-SAMPLES = LAYER_SOURCE / "smartthumb" / "samples"
+BUILT = REPO / ".aws-sam" / "build"
+BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/smartthumb-local/00000000-0000-4000-8000-000000000000"
-
-
-class RunnerError(RuntimeError):
-    """The template, the emulator or the tools are not as expected."""
-
-
-# --- template reading ---------------------------------------------------------------
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that turns CloudFormation short tags (!Ref, !Sub, ...) into their long form."""
-
-
-def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_tag)
-
-
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """The template as plain data, intrinsic functions in their long (JSON) form."""
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=_CfnLoader)
-    if not isinstance(data, dict) or "Resources" not in data:
-        raise RunnerError(f"{path} is not a CloudFormation template")
-    return data
-
-
-class _Unresolvable(Exception):
-    """A value that only exists in a deployed stack (a resource's Ref or attribute)."""
-
-
-@dataclass
-class _Resolver:
-    """Evaluates the intrinsic functions a function's properties use, for a stack that does not exist."""
-
-    template: Mapping[str, Any]
-    parameters: dict[str, str]
-    _conditions: dict[str, bool] = field(default_factory=dict)
-
-    def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            self._conditions[name] = bool(self.resolve(self.template.get("Conditions", {})[name]))
-        return self._conditions[name]
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) != 1:
-            return {k: self.resolve(v) for k, v in value.items()}
-        (key, arg), *_ = value.items()
-        if key == "Ref":
-            if arg in self.parameters:
-                return self.parameters[arg]
-            raise _Unresolvable(arg)
-        if key == "Condition":
-            return self.condition(arg)
-        if key == "Fn::If":
-            name, yes, no = arg
-            return self.resolve(yes if self.condition(name) else no)
-        if key == "Fn::Equals":
-            left, right = (self.resolve(a) for a in arg)
-            return str(left) == str(right)
-        if key == "Fn::Not":
-            return not self.resolve(arg[0])
-        if key == "Fn::And":
-            return all(self.resolve(a) for a in arg)
-        if key == "Fn::Or":
-            return any(self.resolve(a) for a in arg)
-        if key == "Fn::Select":
-            index, items = arg
-            return self.resolve(items)[int(self.resolve(index))]
-        if key == "Fn::Split":
-            sep, text = arg
-            return str(self.resolve(text)).split(sep)
-        if key == "Fn::Join":
-            sep, items = arg
-            return sep.join(str(i) for i in self.resolve(items))
-        if key == "Fn::Sub":
-            text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-            values = {k: self.resolve(v) for k, v in local.items()}
-
-            def _one(match: re.Match[str]) -> str:
-                name = match.group(1)
-                if name.startswith("!"):
-                    return "${" + name[1:] + "}"
-                if name in values:
-                    return str(values[name])
-                return str(self.resolve({"Ref": name}))
-
-            return re.sub(r"\$\{([^}]+)\}", _one, text)
-        if key in ("Fn::GetAtt", "Fn::ImportValue", "Fn::GetAZs"):
-            raise _Unresolvable(str(arg))
-        return {key: self.resolve(arg)}
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """What the emulator needs to know about one function of the template."""
-
-    logical_id: str
-    code_dir: Path
-    handler: str
-    memory_mb: int
-    timeout_s: int
-    environment: dict[str, str]
-
-
-def _stringify(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def function_spec(
-    logical_id: str,
-    *,
-    template_path: Path = TEMPLATE,
-    parameter_overrides: Mapping[str, str] | None = None,
-    env_json: Path | None = ENV_JSON,
-) -> FunctionSpec:
-    """Read one ``AWS::Serverless::Function`` with its resolved environment.
-
-    Variables whose value only a deployed stack knows resolve to "" (as ``sam
-    local`` does); ``env_json`` (``sam local --env-vars`` format) then overrides
-    declared variables, first from its ``Parameters`` section, then from the
-    section named after the function.
-    """
-    template = load_template(template_path)
-    resource = template["Resources"].get(logical_id)
-    if not resource or resource.get("Type") != "AWS::Serverless::Function":
-        raise RunnerError(f"{logical_id} is not an AWS::Serverless::Function of {template_path}")
-    params = {name: _stringify(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
-    params.update(parameter_overrides or {})
-    params.update(
-        {
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::StackName": "smartthumb-local",
-            "AWS::StackId": STACK_ID,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NoValue": "",
-        }
-    )
-    resolver = _Resolver(template, params)
-    glob = template.get("Globals", {}).get("Function", {})
-    props = {**glob, **resource.get("Properties", {})}
-    variables: dict[str, Any] = {
-        **glob.get("Environment", {}).get("Variables", {}),
-        **resource.get("Properties", {}).get("Environment", {}).get("Variables", {}),
-    }
-    environment: dict[str, str] = {}
-    for name, raw in variables.items():
-        try:
-            environment[name] = _stringify(resolver.resolve(raw))
-        except _Unresolvable:
-            environment[name] = ""
-    if env_json is not None and env_json.exists():
-        overrides = json.loads(env_json.read_text(encoding="utf-8"))
-        for section in ("Parameters", logical_id):
-            for name, value in overrides.get(section, {}).items():
-                if name in environment:
-                    environment[name] = _stringify(value)
-    return FunctionSpec(
-        logical_id=logical_id,
-        code_dir=(template_path.parent / str(resolver.resolve(props["CodeUri"]))).resolve(),
-        handler=str(resolver.resolve(props["Handler"])),
-        memory_mb=int(resolver.resolve(props.get("MemorySize", 128))),
-        timeout_s=int(resolver.resolve(props.get("Timeout", 3))),
-        environment=environment,
-    )
-
-
-# --- tools ------------------------------------------------------------------------------
-
-
-def find_rie() -> Path:
-    """The emulator binary for this machine: $SMARTTHUMB_RIE, else the one in .venv-tools' aws-sam-cli."""
-    explicit = os.environ.get("SMARTTHUMB_RIE")
-    if explicit:
-        return Path(explicit)
-    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
-    hits = sorted((REPO / ".venv-tools").glob(f"lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-{arch}"))
-    if not hits:
-        raise RunnerError("aws-lambda-rie not found: run `bash infra/setup-tools.sh` (installs aws-sam-cli)")
-    return hits[-1]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, deadline: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RunnerError(f"process exited with {proc.returncode} before listening on {port}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.02)
-    raise RunnerError(f"nothing listens on 127.0.0.1:{port}")
-
-
-# --- S3 --------------------------------------------------------------------------------
-
-
-class LocalS3:
-    """moto's S3 server on a free 127.0.0.1 port, with the buckets the function expects."""
-
-    def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-        self.port = free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> LocalS3:
-        self._server.start()
-        _wait_for_port(self.port, time.monotonic() + 10)
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def client(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    def prepare(self, environment: Mapping[str, str], *, seed_samples: bool = False) -> None:
-        """Create SOURCE_BUCKET and ANALYSIS_BUCKET; optionally upload the sample images under SOURCE_PREFIX."""
-        s3 = self.client()
-        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-        for name in {environment.get("SOURCE_BUCKET", ""), environment.get("ANALYSIS_BUCKET", "")} - {""}:
-            if name not in existing:
-                s3.create_bucket(Bucket=name)
-        if seed_samples and environment.get("SOURCE_BUCKET"):
-            for image in sorted(SAMPLES.glob("*.jpg")):
-                s3.upload_file(
-                    str(image), environment["SOURCE_BUCKET"], environment.get("SOURCE_PREFIX", "") + image.name
-                )
 
 
 # --- the emulator --------------------------------------------------------------------
@@ -379,12 +180,28 @@ class LocalLambda:
         parameter_overrides: Mapping[str, str] | None = None,
         env_json: Path | None = ENV_JSON,
         python: str | None = None,
+        built: Path | None = None,
     ) -> None:
-        self.spec = function_spec(logical_id, parameter_overrides=parameter_overrides, env_json=env_json)
+        """``built``: a ``sam build`` output directory to run as deployed (see the module docstring);
+        ``python``: the interpreter (``built`` defaults it to a Python 3.12, and runs it isolated)."""
+        template = (built / "template.yaml") if built is not None else TEMPLATE
+        self.spec = function_spec(
+            logical_id, template_path=template, parameter_overrides=parameter_overrides, env_json=env_json
+        )
+        self.built = built
+        if built is not None and layer_dir is None:
+            if len(self.spec.layer_dirs) != 1:
+                raise RunnerError(f"{logical_id} in {template} has {len(self.spec.layer_dirs)} layers, expected 1")
+            layer_dir = self.spec.layer_dirs[0] / "python"
         self.s3_endpoint = s3_endpoint
         self.layer_dir = layer_dir
         self.extra_env = dict(extra_env or {})
-        self.python = python or sys.executable
+        self.python = python or (find_python() if built is not None else sys.executable)
+        #: Lambda's sys.path and nothing else (python -I -S with infra/rie/bootstrap.py): for a
+        #: built layer on another interpreter. The source layer needs this venv's packages.
+        self.isolated = built is not None or python is not None
+        if self.isolated and layer_dir is None:
+            raise RunnerError("another interpreter needs a built layer: give built= (--built) or layer_dir=")
         self.port = 0
         self.root: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -417,6 +234,7 @@ class LocalLambda:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.spec.logical_id}",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
             "LAMBDA_TASK_ROOT": str(task),
+            "LAMBDA_RUNTIME_DIR": str(runtime_packages()) if self.isolated else "",
             # As under `sam local`: Powertools turns the X-Ray tracer off.
             "AWS_SAM_LOCAL": "true",
             "PYTHONPATH": f"{task}{os.pathsep}{opt}",
@@ -432,7 +250,9 @@ class LocalLambda:
         task = self.root / "var" / "task"
         task.mkdir(parents=True)
         makefile = self.spec.code_dir / "Makefile"
-        if makefile.exists():
+        if self.built is not None:
+            shutil.copytree(self.spec.code_dir, task, dirs_exist_ok=True)  # already built by sam build
+        elif makefile.exists():
             # The function's own build (BuildMethod: makefile) fills /var/task.
             subprocess.run(
                 ["make", "-s", "-f", str(makefile), f"build-{self.spec.logical_id}", f"ARTIFACTS_DIR={task}"],
@@ -458,12 +278,18 @@ class LocalLambda:
             self._lay_out()
         return self.root
 
-    def imported_packages(self, timeout: float = 120) -> set[str]:
-        """Top-level packages ``import app`` loads in this function's Lambda layout
-        (``python -X importtime``): what its cold start pays for."""
+    def run_python(
+        self, code: str, *, flags: tuple[str, ...] = (), timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``code`` in this function's layout and environment, on the path the runtime would see
+        (isolated: through ``bootstrap.py -c``), with ``var/task`` as the working directory."""
         root = self.prepare()
-        result = subprocess.run(
-            [self.python, "-X", "importtime", "-c", "import app"],
+        if self.isolated:
+            args = [self.python, "-I", "-S", *flags, str(BOOTSTRAP), "-c", code]
+        else:
+            args = [self.python, *flags, "-c", code]
+        return subprocess.run(
+            args,
             cwd=root / "var" / "task",
             env=self.environment(),
             capture_output=True,
@@ -471,6 +297,11 @@ class LocalLambda:
             check=False,
             timeout=timeout,
         )
+
+    def imported_packages(self, timeout: float = 120) -> set[str]:
+        """Top-level packages ``import app`` loads in this function's Lambda layout
+        (``python -X importtime``): what its cold start pays for."""
+        result = self.run_python("import app", flags=("-X", "importtime"), timeout=timeout)
         if result.returncode != 0:
             raise RuntimeError(f"import app failed: {result.stderr[-3000:]}")
         return {
@@ -478,6 +309,12 @@ class LocalLambda:
             for line in result.stderr.splitlines()
             if line.startswith("import time:") and "|" in line
         }
+
+    def runtime_command(self) -> list[str]:
+        """How the emulator starts the runtime: ``python -m awslambdaric <handler>``, as Lambda's bootstrap does."""
+        if self.isolated:
+            return [self.python, "-I", "-S", "-u", str(BOOTSTRAP), self.spec.handler]
+        return [self.python, "-m", "awslambdaric", self.spec.handler]
 
     def start(self) -> LocalLambda:
         self.prepare()
@@ -493,10 +330,7 @@ class LocalLambda:
                 f"127.0.0.1:{self.port}",
                 "--runtime-api-address",
                 f"127.0.0.1:{runtime_api}",
-                self.python,
-                "-m",
-                "awslambdaric",
-                self.spec.handler,
+                *self.runtime_command(),
             ],
             cwd=self.root / "var" / "task",
             env=self.environment(),
@@ -505,7 +339,7 @@ class LocalLambda:
             start_new_session=True,
         )
         log.close()
-        _wait_for_port(self.port, time.monotonic() + 15, self._proc)
+        wait_for_port(self.port, time.monotonic() + 15, self._proc)
         return self
 
     def invoke(self, event: Any, *, timeout: float | None = None) -> InvokeResult:
@@ -529,6 +363,20 @@ class LocalLambda:
 
     def invoke_file(self, path: Path, **kwargs: Any) -> InvokeResult:
         return self.invoke(json.loads(path.read_text(encoding="utf-8")), **kwargs)
+
+    def runtime_cpu_seconds(self) -> float:
+        """User + system CPU time the runtime process (the emulator's child: python, all its
+        threads) has used so far; 0 before the first invocation starts it. Linux only."""
+        if self._proc is None:
+            return 0.0
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == self._proc.pid:  # ppid
+                    total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        return total
 
     def logs(self) -> str:
         if self._log_path is None or not self._log_path.exists():
@@ -603,6 +451,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-e", "--event", type=Path, action="append", default=[], help="event file; repeatable")
     parser.add_argument("--out", type=Path, help="write a base64 response body (decoded) to this file")
     parser.add_argument("--layer-dir", type=Path, help="a built layer's python/ directory to use as /opt/python")
+    parser.add_argument(
+        "--built",
+        type=Path,
+        nargs="?",
+        const=BUILT,
+        help="run the `sam build` output in DIR (default .aws-sam/build) as deployed, isolated, on Python 3.12",
+    )
+    parser.add_argument("--python", help="interpreter running the function (default: this one; 3.12 with --built)")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="template parameter override"
+    )
     parser.add_argument("--s3-endpoint", help="use this S3 endpoint instead of starting moto")
     parser.add_argument("--seed-samples", action="store_true", help="upload the sample images under SOURCE_PREFIX")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="extra environment")
@@ -610,16 +469,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logs", action="store_true", help="print the emulator's log at the end")
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.set)
+    options: dict[str, Any] = {
+        "layer_dir": args.layer_dir,
+        "extra_env": extra,
+        "built": args.built,
+        "python": args.python,
+        "parameter_overrides": dict(item.split("=", 1) for item in args.param),
+    }
 
     with contextlib.ExitStack() as stack:
         if args.s3_endpoint:
-            fn = stack.enter_context(
-                LocalLambda(args.function, s3_endpoint=args.s3_endpoint, layer_dir=args.layer_dir, extra_env=extra)
-            )
+            fn = stack.enter_context(LocalLambda(args.function, s3_endpoint=args.s3_endpoint, **options))
         else:
-            fn, _ = stack.enter_context(
-                local_stack(args.function, seed_samples=args.seed_samples, layer_dir=args.layer_dir, extra_env=extra)
-            )
+            fn, _ = stack.enter_context(local_stack(args.function, seed_samples=args.seed_samples, **options))
         for event in args.event:
             _print_result(fn.invoke_file(event), args.out)
         if args.keep_running:

@@ -7,8 +7,9 @@ imports do not count. Prints the modules in the order first entered, how often
 each was entered, whom each calls, and the calls that close a cycle (back to a
 caller reached again: a callback such as ``on_metric``, or a module cycle).
 
-Usage: ``.venv/bin/python tests/bench/flows.py [--repo PATH]`` (``--repo``: another
-checkout to measure, e.g. an export of an older commit).
+Usage: ``.venv/bin/python tests/bench/flows.py [--repo PATH] [--check]`` (``--repo``:
+another checkout to measure, e.g. an export of an older commit; ``--check``: exit 1
+when either flow has a cycle, as ``tests/handlers/test_flows.py`` runs it).
 """
 
 from __future__ import annotations
@@ -65,9 +66,10 @@ def trace(run: Callable[[], Any], roots: list[tuple[Path, str]]) -> list[tuple[s
     return calls
 
 
-def report(title: str, calls: list[tuple[str, str]]) -> None:
-    """Modules in the order first entered, whom each calls, and the calls that close a
-    cycle (the callee, directly or not, calls back into the caller)."""
+def report(title: str, calls: list[tuple[str, str]]) -> int:
+    """Print the modules in the order first entered, whom each calls, and the calls
+    that close a cycle (the callee, directly or not, calls back into the caller);
+    return how many calls close a cycle."""
     order: list[str] = []
     for caller, callee in calls:
         for mod in (caller, callee):
@@ -94,6 +96,7 @@ def report(title: str, calls: list[tuple[str, str]]) -> None:
         print(f"{i:3}. {mod}  (entered {entries[mod]}x) -> {', '.join(callees) or '-'}")
     for a, b in back:
         print(f"     cycle: {a} -> {b}")
+    return len(back)
 
 
 class Ctx:
@@ -120,6 +123,7 @@ def load(repo: Path, name: str) -> ModuleType:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", default=str(Path(__file__).resolve().parents[2]))
+    parser.add_argument("--check", action="store_true", help="exit 1 when a flow calls back into a module it came from")
     args = parser.parse_args()
     repo = Path(args.repo).resolve()
     package = repo / "layers" / "imaging" / "python"
@@ -172,9 +176,8 @@ def main() -> int:
         get("chelsea.jpg")  # warm-up
         request = trace(lambda: get("coffee.jpg"), roots)
 
-    report("/th?c=7 (sidecar in S3)", request)
-    report("S3 upload (ObjectCreated:Put)", upload)
-    return 0
+    cycles = report("/th?c=7 (sidecar in S3)", request) + report("S3 upload (ObjectCreated:Put)", upload)
+    return 1 if args.check and cycles else 0
 
 
 if __name__ == "__main__":

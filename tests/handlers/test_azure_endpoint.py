@@ -246,7 +246,9 @@ def test_get_analysis_returns_the_sidecar_result(thumbnail_fn, lambda_context, f
     doc = body_of(first)
     assert [v["aspectRatio"] for v in doc["smartCropsResult"]["values"]] == [0.75, 1.0, 1.5]
     stored = json.loads(s3.get_object(Bucket=ANALYSIS, Key="analysis/img/chelsea.jpg.json")["Body"].read())
-    assert stored["azure"] == doc and stored["trigger"] == "OnDemand"
+    # The Azure answer as stored, plus the deciding region and its origin (smartthumb.focus).
+    assert {k: doc[k] for k in stored["azure"]} == stored["azure"] and stored["trigger"] == "OnDemand"
+    assert doc["regionOrigin"] == "saliency" and doc["manualRegion"] is None
     calls = len(fake.calls)
     second = thumbnail_fn.handler(http_api_event("GET", "/analysis?ID=chelsea.jpg", {}), lambda_context)
     assert second["headers"]["X-Smartthumb-Analysis"] == "sidecar" and body_of(second) == doc

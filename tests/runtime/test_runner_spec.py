@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from infra.rie import run
 from smartthumb.config import Settings
-
-from .conftest import REPO, load_runner
-
-run = load_runner()
 
 THUMBNAIL_VARS = {
     "SOURCE_BUCKET",
@@ -39,7 +37,7 @@ THUMBNAIL_VARS = {
 def test_thumbnail_spec_from_template_defaults() -> None:
     spec = run.function_spec("ThumbnailFunction", env_json=None)
     assert spec.handler == "app.handler"
-    assert spec.code_dir == REPO / "functions" / "thumbnail"
+    assert spec.code_dir == run.REPO / "functions" / "thumbnail"
     assert (spec.memory_mb, spec.timeout_s) == (1024, 20)
     assert not THUMBNAIL_VARS - spec.environment.keys()
     # The created bucket's name is computed from the stack id, not a Ref (no cycle).
@@ -84,7 +82,7 @@ def test_env_json_overrides_only_declared_variables(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("function", ["ThumbnailFunction", "AnalyzeFunction"])
-@pytest.mark.parametrize("env_json", [None, REPO / "infra" / "env.json"], ids=["template", "env.json"])
+@pytest.mark.parametrize("env_json", [None, run.REPO / "infra" / "env.json"], ids=["template", "env.json"])
 def test_template_environment_is_a_valid_configuration(function: str, env_json: Path | None) -> None:
     """What the template (and the local env.json) sets passes the code's own start-up validation."""
     spec = run.function_spec(function, env_json=env_json)
@@ -96,7 +94,7 @@ def test_template_environment_is_a_valid_configuration(function: str, env_json: 
 def test_local_env_json_matches_the_event_files() -> None:
     """The S3 event files name the bucket and prefix that env.json configures."""
     env = run.function_spec("AnalyzeFunction").environment
-    record = json.loads((REPO / "infra" / "events" / "analyze_s3_put.json").read_text())["Records"][0]["s3"]
+    record = json.loads((run.REPO / "infra" / "events" / "analyze_s3_put.json").read_text())["Records"][0]["s3"]
     assert record["bucket"]["name"] == env["SOURCE_BUCKET"]
     assert record["object"]["key"].startswith(env["SOURCE_PREFIX"])
 
@@ -110,3 +108,36 @@ def test_thumbnail_handler_import_loads_neither_numpy_nor_onnxruntime() -> None:
         fn.stop()
     assert {"app", "smartthumb", "PIL", "aws_lambda_powertools"} <= imported
     assert not imported & {"numpy", "onnxruntime"}
+
+
+def test_cache_control_is_the_same_locally_and_deployed() -> None:
+    """The template's CACHE_CONTROL (CacheMaxAge's default) is the code's default, which the local server uses."""
+    spec = run.function_spec("ThumbnailFunction", env_json=None)
+    assert spec.environment["CACHE_CONTROL"] == Settings().cache_control == "public, max-age=86400"
+
+
+@pytest.mark.parametrize(("architecture", "layer"), [("x86_64", "ImagingLayerX86"), ("arm64", "ImagingLayerArm64")])
+@pytest.mark.parametrize("function", ["ThumbnailFunction", "AnalyzeFunction"])
+def test_the_architecture_parameter_picks_the_layer(function: str, architecture: str, layer: str) -> None:
+    template = run.load_template()
+    spec = run.function_spec(function, env_json=None, parameter_overrides={"Architecture": architecture})
+    assert spec.layer_dirs == (run.REPO / "layers" / "imaging",)
+    chosen = template["Globals"]["Function"]["Layers"][0]["Fn::If"]
+    assert chosen[0] == "IsArm64"
+    picked = chosen[1] if architecture == "arm64" else chosen[2]
+    assert picked == {"Ref": layer}
+    props = template["Resources"][layer]["Properties"]
+    assert props["CompatibleArchitectures"] == [architecture]
+    assert template["Resources"][layer]["Metadata"]["BuildArchitecture"] == architecture
+
+
+def test_find_python_finds_the_lambda_runtime_version() -> None:
+    python = run.find_python("3.12")
+    probe = [python, "-I", "-c", "import sys; print(sys.version_info[:2])"]
+    out = subprocess.run(probe, capture_output=True, text=True, check=False)
+    assert out.stdout.strip() == "(3, 12)"
+
+
+def test_another_interpreter_needs_a_built_layer() -> None:
+    with pytest.raises(run.RunnerError, match="built layer"):
+        run.LocalLambda("ThumbnailFunction", python="/usr/bin/python3")

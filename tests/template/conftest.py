@@ -1,18 +1,21 @@
-"""Shared helpers of the template tests: the tool venv and the template as data."""
+"""Shared helpers of the template tests: the tool venv and the template as data.
+
+Tests that run a tool of ``.venv-tools`` (sam, cfn-lint, checkov) are marked
+``slow``: ``pytest -m "not slow"`` runs on a bare project venv.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from infra.rie import run
+
+REPO = run.REPO
 TOOLS = REPO / ".venv-tools" / "bin"
 
 
@@ -31,19 +34,15 @@ def run_tool(
     return subprocess.run(args, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def runner() -> ModuleType:
-    """infra/rie/run.py, loaded by path (its template reader understands CloudFormation tags)."""
-    name = "smartthumb_rie_runner"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "infra" / "rie" / "run.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def sam_build(build_dir: Path, *resources: str) -> subprocess.CompletedProcess[str]:
+    """``sam build`` as a user runs it (no parameters: both layers are built whatever Architecture)."""
+    args = [tool("sam"), "build", *resources, "--template", "template.yaml", "--build-dir", str(build_dir)]
+    result = run_tool(args)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return result
 
 
 @pytest.fixture(scope="session")
 def template() -> dict[str, Any]:
     """template.yaml with CloudFormation short tags in their long form (``{"Ref": ...}``, ``{"Fn::If": ...}``)."""
-    return runner().load_template(REPO / "template.yaml")
+    return run.load_template(REPO / "template.yaml")

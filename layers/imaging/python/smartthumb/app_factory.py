@@ -44,7 +44,7 @@ def build_thumbnail_app(
     s3_client: Any | None = None,
     on_metric: Metric | None = None,
 ) -> APIGatewayHttpResolver:
-    """``/th``, the Azure routes and ``GET /analysis``, all on one source and one cache."""
+    """``/th``, the Azure routes, ``GET``/``PUT /analysis``, all on one source and one cache."""
     from smartthumb.azure.routes import register_azure_routes
 
     source = source or source_from_settings(settings, client=s3_client)
@@ -53,4 +53,8 @@ def build_thumbnail_app(
     service = ThumbnailService(settings, source, cache)
     app = build_app(settings, service, on_metric=on_metric)
     register_azure_routes(app, settings, source=source, cache=cache, on_metric=on_metric)
+    from smartthumb.focus_routes import register_focus_routes
+    from smartthumb.signing import verifier_from_settings
+
+    register_focus_routes(app, settings, source=source, cache=cache, verifier=verifier_from_settings(settings))
     return app

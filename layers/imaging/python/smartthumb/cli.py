@@ -1,4 +1,4 @@
-"""The ``smartthumb`` command: ``serve``, ``render`` and ``analyze``.
+"""The ``smartthumb`` command: ``serve``, ``render``, ``analyze``, ``sign`` and ``focus``.
 
 These subcommands and their arguments are a public interface; keep them
 stable.
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from smartthumb import signing_cli
+from smartthumb import focus_cli, signing_cli
 from smartthumb.config import ConfigError, Settings
 from smartthumb.errors import ThumbError
 
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     rend.add_argument("--accept", help="an Accept header value, for format negotiation")
     rend.set_defaults(func=cmd_render)
     signing_cli.register(sub)  # smartthumb sign
+    focus_cli.register(sub)  # smartthumb focus
 
     from smartthumb.azure.cli import register  # imports no numpy/onnxruntime until it runs
 

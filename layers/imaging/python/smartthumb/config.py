@@ -81,8 +81,9 @@ class Settings:
     max_output_bytes: int = 4_300_000
     #: DEFAULT_QUALITY: JPEG/WebP quality when ``qlt`` is absent.
     default_quality: int = 85
-    #: CACHE_CONTROL: Cache-Control of successful responses.
-    cache_control: str = "public, max-age=86400, immutable"
+    #: CACHE_CONTROL: Cache-Control of successful responses; template.yaml sets the same
+    #: (CacheMaxAge). Not ``immutable``: a replaced source changes the thumbnail at the same URL.
+    cache_control: str = "public, max-age=86400"
     #: FALLBACK_CACHE_CONTROL: Cache-Control when a smart crop fell back to blind ratio.
     fallback_cache_control: str = "public, max-age=300"
     #: ENABLE_WEBP: answer with WebP when ``Accept`` allows it.

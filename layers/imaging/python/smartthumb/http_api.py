@@ -74,6 +74,17 @@ def build_app(
         if on_metric is not None:
             on_metric(name, value)
 
+    @app.head("/th")
+    def thumbnail_head() -> Response:
+        """HEAD /th: the status and headers a GET would get, without the body (RFC 9110 §9.3.2)."""
+        try:
+            response = thumbnail()
+        except ThumbError as exc:
+            metric(f"Error{exc.status}")
+            response = thumb_error_response(exc)
+        response.body = ""
+        return response
+
     @app.get("/th")
     def thumbnail() -> Response:
         raw_query = app.current_event.raw_query_string or ""

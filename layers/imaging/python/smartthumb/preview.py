@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from smartthumb import render
+from smartthumb import preview_focus, render
 from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
 from smartthumb.geometry import Box, CropMode, Size, plan_thumbnail
@@ -138,7 +138,17 @@ def render_card(card: Card, ratios: Sequence[float], link: Link = th_url) -> str
     overlays: list[str] = []
     legend: list[str] = []
     sidecar = card.sidecar
+    controls = ""
+    attributes = ""
     if sidecar is not None and sidecar.ok and sidecar.azure:
+        from smartthumb.focus import box_from_json
+
+        manual = box_from_json(getattr(sidecar, "manual_region", None))
+        attributes = preview_focus.original_attributes(card.image_id, size)
+        controls = preview_focus.controls(signed=link is not th_url)
+        overlays.append(preview_focus.overlays(manual, _box_style(manual, size, "#0ff") if manual else ""))
+        if manual is not None:
+            legend.append(f"<li>manual region: x={manual.x} y={manual.y} w={manual.w} h={manual.h}</li>")
         values = sidecar.azure.get("smartCropsResult", {}).get("values", [])
         for i, value in enumerate(values):
             colour = COLOURS[i % len(COLOURS)]
@@ -179,8 +189,8 @@ def render_card(card: Card, ratios: Sequence[float], link: Link = th_url) -> str
     meta = f"{size.width}×{size.height}, analysis: {esc(card.origin)}"
     return (
         f'<section class="card">{head}<p class="meta">{meta}</p><div class="row">'
-        f'<div class="original" style="width:{shown_w}px">{original}{"".join(overlays)}</div>'
-        f'<ul class="legend">{"".join(legend)}</ul></div>'
+        f'<div class="original" style="width:{shown_w}px"{attributes}>{original}{"".join(overlays)}</div>'
+        f'<ul class="legend">{"".join(legend)}</ul></div>{controls}'
         f'<div class="thumbs">{"".join(thumbs)}</div></section>'
     )
 
@@ -236,12 +246,12 @@ def render_page(cards: Sequence[Card], ratios: Sequence[float], truncated: bool 
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>smartthumb preview</title><style>{STYLE}</style></head><body>"
+        f"<title>smartthumb preview</title><style>{STYLE}{preview_focus.STYLE}</style></head><body>"
         "<h1>smartthumb preview</h1>"
         f"<p>Smart crops for the ratios {html.escape(ratio_list)} drawn on each original; "
         "below, Bing-style thumbnails with blind ratio (<code>c=4</code>) beside smart ratio (<code>c=7</code>).</p>"
-        f'<pre id="image-report" data-state="pending">loading images…</pre>{note}{body}'
-        f"<script>{SCRIPT}</script></body></html>"
+        f'<pre id="image-report" data-state="pending">loading images…</pre>{preview_focus.report()}{note}{body}'
+        f"<script>{SCRIPT}{preview_focus.SCRIPT}</script></body></html>"
     )
 
 

@@ -85,21 +85,31 @@ def canonical_query(pairs: Iterable[tuple[str, str]]) -> str:
 
 
 def compute_signature(secret: str | bytes, pairs: Iterable[tuple[str, str]], path: str = SIGNED_PATH) -> str:
-    """``sig`` for these query pairs on ``path``: base64url (no padding) of the HMAC-SHA256.
+    """``sig`` for these query pairs: base64url (no padding) of the HMAC-SHA256.
 
-    The path is part of the message, so a signature for ``/th`` never opens
-    ``/analysis`` (and the other way round)."""
+    ``path`` separates routes: a signature made for one is worthless on another
+    (``/th``; ``PUT /analysis`` signs its body digest too, see :mod:`smartthumb.focus_routes`).
+    """
     key = secret.encode("utf-8") if isinstance(secret, str) else secret
     message = f"{path}?{canonical_query(pairs)}".encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def sign_query(secret: str | bytes, query: str, *, expires_at: int | None = None, path: str = SIGNED_PATH) -> str:
+def sign_query(
+    secret: str | bytes,
+    query: str,
+    *,
+    expires_at: int | None = None,
+    path: str = SIGNED_PATH,
+    extra: Sequence[tuple[str, str]] = (),
+) -> str:
     """Return ``query`` with ``exp`` (if given) and ``sig`` appended.
 
     The caller's spelling and order of the other parameters are kept; an
     existing ``sig`` is replaced. ``expires_at`` is a unix time in seconds.
+    ``extra`` pairs are signed but not written into the query (the verifier
+    derives them from the request, e.g. a body digest).
     """
     kept = [(k, v) for k, v in query_pairs(query.lstrip("?")) if k != SIG]
     if expires_at is not None:
@@ -110,7 +120,7 @@ def sign_query(secret: str | bytes, query: str, *, expires_at: int | None = None
     if len(exps) > 1 or any(not _valid_exp(v) for v in exps):
         # The verifier would refuse it: do not hand out a URL that cannot work.
         raise ValueError("'exp' must be given once, as a unix time in seconds")
-    sig = compute_signature(secret, kept, path)
+    sig = compute_signature(secret, [*kept, *extra], path)
     encoded = "&".join(f"{quote(k, safe=_SAFE)}={quote(v, safe=_SAFE + '/')}" for k, v in kept)
     return f"{encoded}&{SIG}={sig}" if encoded else f"{SIG}={sig}"
 

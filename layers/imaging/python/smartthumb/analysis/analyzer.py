@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from smartthumb import focus
 from smartthumb.analysis import boxes, models
 from smartthumb.analysis.models import MODEL_VERSION
 from smartthumb.config import Settings
+from smartthumb.embedded_regions import EmbeddedRegion, read_embedded_regions, region_of_interest
 from smartthumb.errors import SourceTooLarge, UnsupportedImage
 from smartthumb.geometry import Box, Size
 
@@ -74,6 +76,10 @@ class Analysis:
     crops: tuple[tuple[float, Box], ...]
     model_version: str = MODEL_VERSION
     saliency: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: Regions the file embeds (XMP MWG / IPTC), and which signal made ``roi``:
+    #: ``embedded``, ``faces``, ``saliency`` or ``None`` (nothing: centred).
+    embedded: tuple[EmbeddedRegion, ...] = ()
+    region_origin: str | None = None
 
     def crops_for(self, ratios: Sequence[float] | None) -> Analysis:
         """This analysis with crops for ``ratios`` (none or empty: the automatic crop).
@@ -85,6 +91,9 @@ class Analysis:
         requested = [float(r) for r in ratios or []]
         if any(not math.isfinite(r) or r <= 0 for r in requested):
             raise ValueError("aspect ratios must be positive numbers")
+        if self.region_origin == "embedded" and self.roi is not None:
+            # A region the file names must be kept: the same rule as a manual one.
+            return replace(self, crops=focus.pinned_crops(size, requested or [focus.auto_ratio(self.roi)], self.roi))
         if not requested:
             requested = [boxes.auto_ratio(size, self.roi)]
         face_boxes = [f.box for f in self.faces]
@@ -110,6 +119,8 @@ class Analysis:
             ],
             "roi": box(self.roi) if self.roi is not None else None,
             "crops": [{"aspectRatio": ratio, "box": box(b)} for ratio, b in self.crops],
+            "regionOrigin": self.region_origin,
+            "embeddedRegions": [r.to_dict() for r in self.embedded],
         }
 
     @classmethod
@@ -132,6 +143,11 @@ class Analysis:
             roi=box(d["roi"]) if d.get("roi") is not None else None,
             crops=tuple((float(c["aspectRatio"]), box(c["box"])) for c in d["crops"]),
             model_version=str(d["modelVersion"]),
+            embedded=tuple(
+                EmbeddedRegion(box(r["box"]), str(r["kind"]), str(r["scheme"]), str(r.get("name") or ""))
+                for r in d.get("embeddedRegions") or ()
+            ),
+            region_origin=d.get("regionOrigin"),
         )
 
     def crop_for(self, ratio: float) -> Box | None:
@@ -147,6 +163,7 @@ class Decoded:
 
     rgb: np.ndarray  # H x W x 3 uint8, at most ANALYSIS_LONG_SIDE on the long side
     size: Size  # full-resolution oriented source size
+    embedded: tuple[EmbeddedRegion, ...] = ()  # XMP regions of the file, oriented source pixels
 
 
 def decode_for_analysis(data: bytes, settings: Settings, long_side: int = ANALYSIS_LONG_SIDE) -> Decoded:
@@ -181,7 +198,9 @@ def decode_for_analysis(data: bytes, settings: Settings, long_side: int = ANALYS
         raise
     except Exception as exc:  # defensive: execute already maps decoder failures to 415
         raise UnsupportedImage("the source is not an image this service can decode") from exc
-    return Decoded(rgb=rgb, size=opened.size)
+    # Bytes only (bounded, hardened XML): the header gave the stored size and orientation.
+    embedded = read_embedded_regions(data, Size(*opened.image.size), opened.orientation)
+    return Decoded(rgb=rgb, size=opened.size, embedded=embedded)
 
 
 def _to_source_box(x: float, y: float, w: float, h: float, sx: float, sy: float, size: Size) -> Box:
@@ -210,13 +229,27 @@ def analyze_array(
                 landmarks=tuple((round(px * sx, 1), round(py * sy, 1)) for px, py in raw.landmarks),
             )
         )
+    embedded_roi = region_of_interest(decoded.embedded)
     saliency = None
-    if always_saliency or not found:
+    if always_saliency or (not found and embedded_roi is None):  # an embedded region outranks saliency
         from smartthumb.analysis import saliency as saliency_model
 
         saliency = saliency_model.saliency_map(rgb, saliency_side)
-    roi = boxes.region_of_interest([f.box for f in found], saliency, size)
-    whole = Analysis(width=size.width, height=size.height, faces=tuple(found), roi=roi, crops=(), saliency=saliency)
+    if embedded_roi is not None:
+        roi, origin = embedded_roi, "embedded"
+    else:
+        roi = boxes.region_of_interest([f.box for f in found], saliency, size)
+        origin = None if roi is None else ("faces" if found else "saliency")
+    whole = Analysis(
+        width=size.width,
+        height=size.height,
+        faces=tuple(found),
+        roi=roi,
+        crops=(),
+        saliency=saliency,
+        embedded=decoded.embedded,
+        region_origin=origin,
+    )
     return whole.crops_for(ratios)
 
 

@@ -29,6 +29,7 @@ from smartthumb.azure.auth import ANALYSIS_PATH, AzureKey
 from smartthumb.azure.contract import AzureError
 from smartthumb.config import Settings
 from smartthumb.errors import SourceNotFound, ThumbError
+from smartthumb.focus import analysis_document
 from smartthumb.sidecars import AnalysisCache
 from smartthumb.signing import query_pairs, verifier_from_settings
 from smartthumb.sources import ImageSource
@@ -132,7 +133,9 @@ def register_azure_routes(
                 raise contract.analysis_pending()
         if not stored.ok:
             raise contract.from_recorded_error(stored.error or {})
-        return azure_response(200, stored.azure or {}, {"X-Smartthumb-Analysis": origin, "ETag": f'"{obj.etag}"'})
+        # The Azure answer plus the deciding region, its origin and the faces (smartthumb.focus).
+        document = analysis_document(stored)
+        return azure_response(200, document, {"X-Smartthumb-Analysis": origin, "ETag": f'"{obj.etag}"'})
 
     app.post(ANALYZE_ROUTE)(answering(analyze, count=True, analyze=True))
     app.get("/analysis")(answering(analysis, count=False, analyze=False))

@@ -18,6 +18,7 @@ from typing import Any
 from smartthumb.aws import S3Failure, object_has_etag, s3_client
 from smartthumb.config import Settings
 from smartthumb.errors import SourceUnavailable, ThumbError
+from smartthumb.focus import EMBEDDED, MANUAL, decided_region
 from smartthumb.geometry import Size, scale_box
 from smartthumb.regions import RegionHint
 from smartthumb.sidecars.document import AnalyzeFn, Sidecar, build_sidecar
@@ -28,6 +29,9 @@ log = logging.getLogger("smartthumb.sidecars")
 
 #: Sidecars a warm ThumbnailFunction keeps in memory (a few KB each).
 MEMO_ENTRIES = 256
+#: How long a remembered sidecar is trusted: a manual region set through
+#: another container (PUT /analysis, smartthumb focus) is seen after this.
+MEMO_TTL_S = 30.0
 
 
 class AnalysisCache:
@@ -68,7 +72,8 @@ class AnalysisCache:
         self._inflight: dict[tuple[str, str], concurrent.futures.Future[Sidecar]] = {}
         self._lock = threading.RLock()  # a done callback may run inside compute()
         self.analysis_calls = 0
-        self._memo: OrderedDict[tuple[str, str], Sidecar] = OrderedDict()
+        self._memo: OrderedDict[tuple[str, str], tuple[float, Sidecar]] = OrderedDict()
+        self.clock: Callable[[], float] = time.monotonic  # the memo's clock (tests move it)
 
     @property
     def analyze(self) -> AnalyzeFn:
@@ -110,9 +115,9 @@ class AnalysisCache:
         memo_key = (source.key, source.etag)
         with self._lock:
             hit = self._memo.get(memo_key)
-            if hit is not None:
+            if hit is not None and self.clock() - hit[0] < MEMO_TTL_S:
                 self._memo.move_to_end(memo_key)
-                return hit
+                return hit[1]
         try:
             sidecar, _ = self.store.read(source.key)
         except ThumbError as exc:
@@ -125,9 +130,15 @@ class AnalysisCache:
 
     def _remember(self, sidecar: Sidecar) -> None:
         with self._lock:
-            self._memo[(sidecar.key, sidecar.etag)] = sidecar
+            self._memo[(sidecar.key, sidecar.etag)] = (self.clock(), sidecar)
+            self._memo.move_to_end((sidecar.key, sidecar.etag))
             while len(self._memo) > MEMO_ENTRIES:
                 self._memo.popitem(last=False)
+
+    def forget(self, source: SourceObject) -> None:
+        """Drop what is remembered of ``source`` (its sidecar was just changed here)."""
+        with self._lock:
+            self._memo.pop((source.key, source.etag), None)
 
     def region_for(self, source: SourceObject, size: Size, budget_ms: int) -> RegionHint:
         sidecar = self.current(source)
@@ -140,10 +151,15 @@ class AnalysisCache:
         else:
             self._metric("SidecarHit")
             origin = "sidecar"
-        if not sidecar.ok or sidecar.roi is None:
-            return RegionHint(None, origin if sidecar.ok else "fallback")
+        if not sidecar.ok:
+            return RegionHint(None, "fallback")
+        decided = decided_region(sidecar)
+        if decided.box is None:
+            return RegionHint(None, origin)
+        if decided.origin in (MANUAL, EMBEDDED):
+            origin = decided.origin  # X-Smartthumb-Region says who decided
         frm = Size(sidecar.width, sidecar.height) if sidecar.width and sidecar.height else size
-        return RegionHint(scale_box(sidecar.roi, frm, size), origin)
+        return RegionHint(scale_box(decided.box, frm, size), origin)
 
     def compute(self, source: SourceObject, budget_ms: int) -> Sidecar | None:
         """Analyse ``source`` now, waiting at most ``budget_ms``; the sidecar or ``None``."""

@@ -22,6 +22,7 @@ Shape (``schemaVersion`` 1; every key is always present)::
       "roi": {"x", "y", "w", "h"} | null,
       "faces": [{"box": [x, y, w, h], "score", "landmarks"}],
       "analysis": {Analysis.to_dict()} | null,
+      "manualRegion": {"x", "y", "w", "h", "setAt", "detected": {"azure", "azureAutomatic"}} | null,
       "error": {"status", "code", "message"} | null,
       "createdAt": "2026-11-22T14:00:00Z"
     }
@@ -29,6 +30,11 @@ Shape (``schemaVersion`` 1; every key is always present)::
 Built from one :class:`~smartthumb.analysis.analyzer.Analysis` by
 :func:`build_sidecar` (one analysis pass gives the configured ratios and the
 automatic crop); the Azure answers inside are :mod:`smartthumb.azure.contract`'s.
+
+``manualRegion`` is a person's region of interest (:mod:`smartthumb.focus`):
+while it is set, ``azure``/``azureAutomatic`` hold boxes that keep it and
+``manualRegion.detected`` the analysis's own; re-analysis of the same
+version carries it over (:func:`~smartthumb.sidecars.ordering.write_guarded`).
 """
 
 from __future__ import annotations
@@ -107,6 +113,7 @@ class Sidecar:
     analysis: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     created_at: str = field(default_factory=utc_now)
+    manual_region: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -175,6 +182,7 @@ class Sidecar:
             "roi": _box_json(self.roi),
             "faces": list(self.faces),
             "analysis": self.analysis,
+            "manualRegion": self.manual_region,
             "error": self.error,
             "createdAt": self.created_at,
         }
@@ -213,6 +221,7 @@ class Sidecar:
             analysis=doc.get("analysis") if isinstance(doc.get("analysis"), dict) else None,
             error=doc.get("error") if isinstance(doc.get("error"), dict) else None,
             created_at=str(doc.get("createdAt") or ""),
+            manual_region=doc.get("manualRegion") if isinstance(doc.get("manualRegion"), dict) else None,
         )
 
     @classmethod

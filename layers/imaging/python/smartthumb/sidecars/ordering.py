@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from smartthumb.errors import SourceUnavailable
+from smartthumb.focus import carry_manual_region
 from smartthumb.sidecars.document import Sidecar
 
 
@@ -132,10 +133,11 @@ def write_guarded(
             decision = Decision.WRITE if still_current is not None and still_current() else Decision.YIELD
         if decision is not Decision.WRITE:
             return WriteResult(decision, attempt)
-        new = sidecar
+        # A person's region survives re-analysis of the same version (smartthumb.focus).
+        new = carry_manual_region(sidecar, current)
         if sidecar.sequencer is None and current is not None and current.sequencer is not None:
             # Keep the event order known for this key: a later, older event must stay stale.
-            new = replace(sidecar, sequencer=current.sequencer)
+            new = replace(new, sequencer=current.sequencer)
         try:
             store.write(sidecar.key, new, token)
             return WriteResult(Decision.WRITE, attempt)
