@@ -51,6 +51,7 @@ from smartthumb.errors import ThumbError  # noqa: E402
 from smartthumb.geometry import plan_thumbnail  # noqa: E402
 from smartthumb.request import parse_query_string, parse_th  # noqa: E402
 from tests.hardening.corpus import MAX_ANIMATION_FRAMES, MAX_SOURCE_PIXELS, corpus  # noqa: E402
+from tests.hardening.floods import flood_seeds  # noqa: E402
 
 QUERIES = (
     "w=64&h=64",
@@ -74,6 +75,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 
 def seeds() -> list[bytes]:
     out = [c.data for c in corpus() if c.data]
+    out += flood_seeds()
     samples = REPO / "layers" / "imaging" / "python" / "smartthumb" / "samples"
     for path in sorted(samples.glob("*.jpg")):
         with Image.open(path) as im:

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from smartthumb import aws
-from smartthumb.errors import SourceNotFound, SourceUnavailable
+from smartthumb.errors import SourceMisconfigured, SourceNotFound, SourceUnavailable, SourceUnreadable
 from smartthumb.ingest import ObjectGone, S3ObjectReader
 from smartthumb.sources import S3Source
 
@@ -58,7 +58,7 @@ def client_error(code: str, status: int = 400) -> ClientError:
     [
         (client_error("NoSuchKey", 404), aws.S3Fault.MISSING),
         (client_error("404", 404), aws.S3Fault.MISSING),
-        (client_error("NoSuchBucket", 404), aws.S3Fault.MISSING),
+        (client_error("NoSuchBucket", 404), aws.S3Fault.NO_BUCKET),
         (client_error("PreconditionFailed", 412), aws.S3Fault.SUPERSEDED),
         (client_error("ConditionalRequestConflict", 409), aws.S3Fault.SUPERSEDED),
         (client_error("AccessDenied", 403), aws.S3Fault.DENIED),
@@ -93,7 +93,7 @@ class RaisingS3:
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (client_error("AccessDenied", 403), SourceNotFound),  # missing key without ListBucket
+        (client_error("AccessDenied", 403), SourceMisconfigured),  # the template grants ListBucket: a real denial
         (client_error("NoSuchKey", 404), SourceNotFound),
         (client_error("SlowDown", 503), SourceUnavailable),
         (client_error("InvalidArgument", 400), SourceUnavailable),
@@ -107,7 +107,7 @@ def test_source_maps_faults(exc, expected):
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (client_error("AccessDenied", 403), ObjectGone),  # today: denied reads as gone for ingest
+        (client_error("AccessDenied", 403), SourceUnreadable),  # permanent: an error sidecar (issue 11)
         (client_error("PreconditionFailed", 412), ObjectGone),
         (client_error("InternalError", 500), SourceUnavailable),
         (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), SourceUnavailable),

@@ -26,9 +26,9 @@ from smartthumb.render import (
     stored_box,
 )
 from smartthumb.render.execute import _TRANSPOSE
-from smartthumb.render.open import _gif_scan
 from smartthumb.render.resample import draft_scale as _draft_scale
 from smartthumb.request import parse_query_string, parse_th
+from smartthumb.structure import gif as gif_structure
 
 SETTINGS = Settings()
 WHITE = (255, 255, 255, 255)
@@ -141,9 +141,15 @@ def test_frame_limit() -> None:
         open_image(pages, limited)
 
 
+def _gif_scan(data: bytes, limit: int) -> tuple[int, int]:
+    facts = gif_structure.scan(data, limit)
+    return facts.counts.get("frames", 0), facts.pixels
+
+
 def test_gif_scan_counts_frames_and_frame_extents() -> None:
     assert _gif_scan(animated_gif(5), 1000) == (5, 200)
-    assert _gif_scan(animated_gif(50), 3)[0] == 4  # stops after limit + 1
+    with pytest.raises(SourceTooLarge):  # stops after limit + 1
+        _gif_scan(animated_gif(50), 3)
     # A frame reaching past the logical screen counts with its full extent.
     data = bytearray(animated_gif(1, (10, 10)))
     i = data.index(b"\x2c\x00\x00\x00\x00")  # image descriptor at (0, 0)

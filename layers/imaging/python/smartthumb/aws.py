@@ -73,7 +73,8 @@ class LazyS3Client:
 class S3Fault(StrEnum):
     """What a failed S3 call means, whatever code S3 (or moto, or MinIO) used."""
 
-    MISSING = "missing"  # no such key or bucket
+    MISSING = "missing"  # no such key
+    NO_BUCKET = "no-bucket"  # no such bucket: a misconfiguration, not a missing image
     SUPERSEDED = "superseded"  # a condition (If-Match / If-None-Match) failed: someone else wrote
     DENIED = "denied"  # 403: no permission (also a missing key without s3:ListBucket)
     TRANSIENT = "transient"  # throttling, timeouts, 5xx, connection trouble: worth a retry
@@ -82,13 +83,19 @@ class S3Fault(StrEnum):
 
 
 _CODES = {
-    **dict.fromkeys(("NoSuchKey", "NoSuchBucket", "NotFound", "404"), S3Fault.MISSING),
+    **dict.fromkeys(("NoSuchKey", "NotFound", "404"), S3Fault.MISSING),
+    "NoSuchBucket": S3Fault.NO_BUCKET,
     **dict.fromkeys(("PreconditionFailed", "ConditionalRequestConflict", "412", "409"), S3Fault.SUPERSEDED),
     **dict.fromkeys(("AccessDenied", "403"), S3Fault.DENIED),
     **dict.fromkeys(
         (
             "SlowDown",
             "Throttling",
+            "ThrottledException",
+            "RequestLimitExceeded",
+            "TooManyRequests",
+            "KMS.ThrottlingException",
+            "429",
             "ThrottlingException",
             "RequestTimeout",
             "RequestTimeTooSkewed",
@@ -113,7 +120,7 @@ def classify(exc: BaseException) -> S3Fault:
         if code in _CODES:
             return _CODES[code]
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return S3Fault.TRANSIENT if int(status) >= 500 else S3Fault.PERMANENT
+        return S3Fault.TRANSIENT if int(status) >= 500 or int(status) == 429 else S3Fault.PERMANENT
     if isinstance(exc, BotoCoreError):
         return S3Fault.TRANSIENT
     return S3Fault.PERMANENT

@@ -41,6 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from smartthumb.app_factory import build_analysis_cache, build_thumbnail_app
     from smartthumb.local_server import make_server
     from smartthumb.preview import register_preview
+    from smartthumb.signing import signing_configured
     from smartthumb.sources import LocalFolderSource, sample_store_path, source_from_settings
 
     if args.store and not Path(args.store).is_dir():
@@ -53,12 +54,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     source = source_from_settings(settings)
     cache = build_analysis_cache(settings)
     app = build_thumbnail_app(settings, source=source, cache=cache)
-    register_preview(app, settings, source=source, cache=cache)  # GET /: the preview page (local server only)
+    # GET /: the smart-crop preview page (local server only). It lists every image
+    # with working /th links, so with signing on it is off unless asked for.
+    preview = args.preview or not signing_configured(settings)
+    if preview:
+        register_preview(app, settings, source=source, cache=cache)
     server = make_server(lambda event, context: app.resolve(event, context), args.host, args.port)
     host, port = server.server_address[:2]
     base = f"http://{host}:{port}"
     where = settings.source_bucket and f"s3://{settings.source_bucket}/{settings.source_prefix}"
     print(f"smartthumb serving {where or settings.local_store or sample_store_path()} at {base}/", flush=True)
+    if not preview:
+        print("  signing is on: the preview page / is off (--preview turns it on)", flush=True)
     if not settings.source_bucket:
         root = settings.local_store or sample_store_path()
         for image_id in LocalFolderSource(root, settings.max_source_bytes).list_ids()[:4]:
@@ -123,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     serve.add_argument("--store", help="folder of source images (default: the built-in samples)")
+    serve.add_argument(
+        "--preview",
+        action="store_true",
+        help="serve the preview page / even when signing is on (its links are signed, valid for an hour)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     rend = sub.add_parser("render", help="render one thumbnail from a file with a /th query")

@@ -46,9 +46,9 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
-def _signing_ref(env: Mapping[str, str], *, arn: bool) -> str:
-    """Split ``SIGNING_SECRET_PARAM`` into an SSM parameter name or a Secrets Manager ARN."""
-    ref = env.get("SIGNING_SECRET_PARAM", "").strip()
+def _signing_ref(env: Mapping[str, str], *, arn: bool, name: str = "SIGNING_SECRET_PARAM") -> str:
+    """Split ``SIGNING_SECRET_PARAM`` (or ``name``) into an SSM parameter name or a Secrets Manager ARN."""
+    ref = env.get(name, "").strip()
     is_secret_arn = ref.startswith("arn:") and ":secretsmanager:" in ref
     return ref if is_secret_arn == arn else ""
 
@@ -116,10 +116,22 @@ class Settings:
     analysis_time_budget_ms: int = 3000
     #: AZURE_API_KEY: when set, the Azure-compatible endpoint requires it in ``Ocp-Apim-Subscription-Key``.
     azure_api_key: str = ""
+    #: AZURE_API_KEY_PARAM: an SSM parameter name or a Secrets Manager ARN holding that key (template.yaml
+    #: passes it; read once per container). Split like SIGNING_SECRET_PARAM.
+    azure_api_key_parameter: str = ""
+    azure_api_key_arn: str = ""
+    #: AWS_LAMBDA_FUNCTION_NAME: set by Lambda. On Lambda, the analyze endpoint is off without a key.
+    lambda_function_name: str = ""
     #: AZURE_MAX_BODY_BYTES: largest image body the Azure-compatible endpoint accepts.
     azure_max_body_bytes: int = 4 * 1024 * 1024
     #: LOCAL_ANALYSIS_STORE: folder for sidecars when ANALYSIS_BUCKET is empty (default: user cache).
     local_analysis_store: str = ""
+    #: AWS_LAMBDA_FUNCTION_MEMORY_SIZE: the function's memory in MB (Lambda sets it; set it locally
+    #: to budget as a given function would). Decodes that would not fit are refused (413).
+    function_memory_mb: int = 1024
+    #: MEMORY_RESERVE_MB: what a warm handler process holds before a decode: a ThumbnailFunction
+    #: measured 421 MB resident after one c=7 request (the ONNX models loaded; see structure.budget).
+    memory_reserve_mb: int = 448
     #: XDG_CACHE_HOME: where the default local sidecar folder goes (default: ``~/.cache``).
     cache_home: str = ""
     #: SMARTTHUMB_MODELS_DIR: a folder searched first for the ONNX model files (tests, local overrides).
@@ -174,8 +186,13 @@ class Settings:
             signing_secret_arn=env.get("SIGNING_SECRET_ARN", "").strip() or _signing_ref(env, arn=True),
             analysis_time_budget_ms=_int(env, "ANALYSIS_TIME_BUDGET_MS", cls.analysis_time_budget_ms),
             azure_api_key=env.get("AZURE_API_KEY", "").strip(),
+            azure_api_key_parameter=_signing_ref(env, arn=False, name="AZURE_API_KEY_PARAM"),
+            azure_api_key_arn=_signing_ref(env, arn=True, name="AZURE_API_KEY_PARAM"),
+            lambda_function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", "").strip(),
             azure_max_body_bytes=_int(env, "AZURE_MAX_BODY_BYTES", cls.azure_max_body_bytes),
             local_analysis_store=env.get("LOCAL_ANALYSIS_STORE", "").strip(),
+            function_memory_mb=_int(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", cls.function_memory_mb),
+            memory_reserve_mb=_int(env, "MEMORY_RESERVE_MB", cls.memory_reserve_mb),
             cache_home=env.get("XDG_CACHE_HOME", "").strip(),
             models_dir=env.get("SMARTTHUMB_MODELS_DIR", "").strip(),
         )
@@ -213,6 +230,8 @@ class Settings:
             # WebP cannot encode a side over 16383 px (JPEG: 65535): a larger
             # canvas would fail in the encoder instead of as a clean 413.
             raise ConfigError("MAX_DIMENSION must be at most 16383 (the WebP encoder's limit)")
+        if self.memory_reserve_mb >= self.function_memory_mb:
+            raise ConfigError("MEMORY_RESERVE_MB must be below the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)")
         if self.max_dpr < 1:
             raise ConfigError("MAX_DPR must be at least 1")
         for r in self.smartcrop_aspect_ratios:

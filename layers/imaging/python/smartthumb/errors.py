@@ -86,3 +86,18 @@ class SourceUnavailable(ThumbError):
 
     status = 503
     code = "SourceUnavailable"
+
+
+class SourceMisconfigured(ThumbError):
+    """The store refused us (AccessDenied, NoSuchBucket): the deployment is wrong, not the request (503)."""
+
+    status = 503
+    code = "SourceMisconfigured"
+
+
+class SourceUnreadable(ThumbError):
+    """An uploaded object this function may not read (AccessDenied, e.g. a KMS key it cannot use,
+    or InvalidObjectState for an archived object): a permanent failure, recorded (403)."""
+
+    status = 403
+    code = "SourceUnreadable"

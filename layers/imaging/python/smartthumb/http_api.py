@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -17,12 +18,13 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from smartthumb.accept import accepted_formats
+from smartthumb.cache_policy import bounded_cache_control
 from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
 from smartthumb.render_store import LocalFolderRenderStore
 from smartthumb.request import parse_query_string, parse_th
 from smartthumb.service import ThumbnailService
-from smartthumb.signing import query_pairs, verifier_from_settings
+from smartthumb.signing import EXP, query_pairs, verifier_from_settings
 
 log = logging.getLogger("smartthumb")
 
@@ -108,7 +110,8 @@ def build_app(
     @app.get("/th")
     def thumbnail() -> Response:
         raw_query = app.current_event.raw_query_string or ""
-        verifier.verify(query_pairs(raw_query))  # 403 before any parameter is looked at
+        pairs = query_pairs(raw_query)
+        verifier.verify(pairs)  # 403 before any parameter is looked at
         params = parse_query_string(raw_query)
         request = parse_th(params, settings)
         result = service.thumbnail(
@@ -117,7 +120,10 @@ def build_app(
             if_none_match=_header(app, "if-none-match"),
             remaining_ms=_remaining_ms(app),
         )
-        headers = {"ETag": result.etag, "Cache-Control": result.cache_control}
+        # A signed URL with 'exp' is never cached past it (SIGNING.md).
+        expires_at = next((int(v) for k, v in pairs if k == EXP), None) if verifier.enabled else None
+        cache_control = bounded_cache_control(result.cache_control, expires_at, time.time())
+        headers = {"ETag": result.etag, "Cache-Control": cache_control}
         if result.vary_accept:
             headers["Vary"] = "Accept"
         if result.region_origin:
@@ -143,6 +149,8 @@ def build_app(
     def handle_thumb_error(exc: ThumbError) -> Response:
         log.info("request refused: %s %s", exc.code, exc.message)
         metric(f"Error{exc.status}")
+        if exc.status >= 500:
+            metric(exc.code)  # SourceMisconfigured, SourceUnavailable, ...: each alarmable on its own
         return thumb_error_response(exc)
 
     @app.exception_handler(Exception)

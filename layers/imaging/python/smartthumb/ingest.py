@@ -3,8 +3,9 @@
 The AnalyzeFunction handler parses nothing itself: it hands each S3 event
 record (a plain mapping) or the whole Batch Operations event to this module.
 
-Size: just over 400 lines because every effect of one source event (its sidecar
-written or deleted, its stored renders removed) is decided in one place.
+Size: one event's whole path (decode the key, order, fetch with its fault
+mapping, analyse, store, remove its stored renders) reads best in one place;
+Batch Operations are in batch.py.
 
 Delivery rules this module keeps:
 
@@ -39,7 +40,7 @@ from urllib.parse import unquote_plus
 
 from smartthumb.aws import LazyS3Client, S3Failure, S3Fault, object_has_etag
 from smartthumb.config import ConfigError, Settings
-from smartthumb.errors import SourceTooLarge, SourceUnavailable, ThumbError
+from smartthumb.errors import SourceTooLarge, SourceUnavailable, SourceUnreadable, ThumbError
 from smartthumb.render_store import RenderStore, forget_renders, render_store_from_settings
 from smartthumb.sidecars import (
     ANALYZER_VERSION,
@@ -52,6 +53,7 @@ from smartthumb.sidecars import (
     decide_write,
     delete_guarded,
     record_sequencer,
+    undo_if_orphaned,
     write_guarded,
 )
 from smartthumb.sources import SourceObject, read_s3_object
@@ -158,8 +160,14 @@ class ObjectGone(Exception):
 
 
 #: Faults after which the event's object counts as gone (the event is superseded,
-#: not retried); every other fault is retried. ``DENIED`` is here today.
-GONE = frozenset({S3Fault.MISSING, S3Fault.SUPERSEDED, S3Fault.DENIED, S3Fault.PERMANENT, S3Fault.UNSUPPORTED})
+#: not retried): only a missing object or a failed precondition (the ETag moved on).
+GONE = frozenset({S3Fault.MISSING, S3Fault.SUPERSEDED})
+#: Faults that no retry can fix: the object is there but this function may not
+#: read it (AccessDenied, e.g. SSE-KMS without kms:Decrypt; InvalidObjectState,
+#: archived; NoSuchBucket). Recorded as an error sidecar, a metric and an ERROR
+#: log. Everything else (throttling, KMS throttling, 429, 5xx) is transient:
+#: raised, so Lambda retries and then dead-letters the event.
+UNREADABLE = frozenset({S3Fault.DENIED, S3Fault.NO_BUCKET, S3Fault.PERMANENT, S3Fault.UNSUPPORTED})
 
 
 class S3ObjectReader(LazyS3Client):
@@ -182,6 +190,8 @@ class S3ObjectReader(LazyS3Client):
         except S3Failure as exc:
             if exc.fault in GONE:
                 raise ObjectGone(exc.detail or exc.fault.value) from exc
+            if exc.fault in UNREADABLE:
+                raise SourceUnreadable(f"the source object cannot be read ({exc.fault.value})") from exc
             raise SourceUnavailable("the source store is unavailable") from exc
 
 
@@ -250,6 +260,11 @@ class Ingestor:
                 self.metric("TransientFailure")
                 transient = transient or exc
                 failed.append(f"{event.event_name} {event.key!r}: {exc.message}")
+            except Exception as exc:  # a bug on one record must not drop the others: retried with them
+                log.exception("unexpected failure for %r (will be retried)", event.key)
+                self.metric("RecordFailed")
+                transient = transient or SourceUnavailable("unexpected failure")
+                failed.append(f"{event.event_name} {event.key!r}: {type(exc).__name__}")
         if transient is not None:
             # The message is what the dead-letter destination records: say what failed and why.
             raise SourceUnavailable(f"{len(failed)} record(s) failed transiently: " + "; ".join(failed)) from transient
@@ -291,13 +306,23 @@ class Ingestor:
                 log.info("superseded: %r changed or went away since %s (%s)", event.key, event.event_name, exc)
                 self.metric("EventSuperseded")
                 return IngestResult(Outcome.SUPERSEDED, event.key, "the object changed or was deleted since")
-            except SourceTooLarge as exc:
+            except (SourceUnreadable, SourceTooLarge) as exc:
+                if isinstance(exc, SourceUnreadable):
+                    log.error("cannot read %r for analysis: %s (check the role, KMS key, class)", event.key, exc)
+                    self.metric("SourceUnreadable")
                 sidecar = Sidecar.from_error(
                     etag=event.etag or "", size=event.size, error=exc, trigger=event.event_name, **common
                 )
             else:
                 sidecar = self._analyse(obj, event.bucket, event.event_name, event.sequencer, event.version_id)
-        return self._store(sidecar, current, token)
+        result = self._store(sidecar, current, token)
+        if result.outcome in (Outcome.ANALYSED, Outcome.FAILED) and undo_if_orphaned(
+            self.store, sidecar, lambda: self.reader.is_current(event.bucket, event.key, sidecar.etag)
+        ):  # a delete raced this create: the delete wins
+            log.info("sidecar of %r removed again: the object was deleted meanwhile", event.key)
+            self.metric("SidecarOrphanRemoved")
+            return IngestResult(Outcome.SUPERSEDED, event.key, "the object was deleted while being analysed")
+        return result
 
     def removed(self, event: ObjectEvent) -> IngestResult:
         decision = delete_guarded(self.store, event.key, event.sequencer)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 import time
 import uuid
@@ -23,6 +24,46 @@ log = logging.getLogger("smartthumb.serve")
 #: Request bodies larger than this are refused before reading (the Azure
 #: endpoint caps images well below it).
 MAX_LOCAL_BODY = 32 * 1024 * 1024
+#: Seconds a connection may stay silent (a body shorter than its Content-Length
+#: would otherwise hold a thread forever).
+SOCKET_TIMEOUT_S = 30
+_DIGITS = re.compile(r"[0-9]{1,15}")
+
+
+class BadFraming(Exception):
+    """A request whose body length cannot be trusted: answered 400 (or 413) and closed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def body_length(headers: Mapping[str, str] | Any, limit: int = MAX_LOCAL_BODY) -> int:
+    """The body length a request declares, or :class:`BadFraming`.
+
+    Only one plain decimal ``Content-Length`` is accepted (not ``-1``, ``+5``,
+    ``5, 5`` or ``0x10``); ``Transfer-Encoding`` (chunked bodies) is refused
+    rather than ignored, since reading it as an empty body would leave its
+    bytes to be parsed as the next request. Over ``limit``: 413, unread.
+    """
+    if headers.get("Transfer-Encoding") is not None:
+        raise BadFraming(400, "chunked request bodies are not supported; send Content-Length")
+    values = headers.get_all("Content-Length") if hasattr(headers, "get_all") else None
+    if values is None:
+        raw = headers.get("Content-Length")
+        values = [] if raw is None else [raw]
+    if len(values) > 1:
+        raise BadFraming(400, "more than one Content-Length")
+    if not values:
+        return 0
+    raw = values[0].strip()
+    if not _DIGITS.fullmatch(raw):
+        raise BadFraming(400, "Content-Length must be a non-negative decimal integer")
+    length = int(raw)
+    if length > limit:
+        raise BadFraming(413, "request body too large")
+    return length
 
 
 @dataclass
@@ -97,13 +138,20 @@ def make_handler_class(invoke: Invoke) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "smartthumb-local"
         protocol_version = "HTTP/1.1"
+        timeout = SOCKET_TIMEOUT_S
 
         def _dispatch(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_LOCAL_BODY:
-                self.send_error(413, "request body too large")
+            try:
+                length = body_length(self.headers)
+            except BadFraming as exc:
+                # The body's end is unknown (or it is not read): close the connection after answering.
+                self.close_connection = True
+                self.send_error(exc.status, exc.message)
                 return
             body = self.rfile.read(length) if length else b""
+            if len(body) < length:  # the client closed mid-body
+                self.close_connection = True
+                return
             event = http_api_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
             result = invoke(event, LocalContext())
             self._write(result)

@@ -21,6 +21,7 @@ import html
 import io
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,8 @@ from smartthumb.sources import ImageSource
 log = logging.getLogger("smartthumb.preview")
 
 MAX_IMAGES = 60
+#: Signed links on the page (signing on, `serve --preview`) expire after this long.
+PREVIEW_LINK_TTL_S = 3600
 #: Width at which originals are shown (never upscaled).
 DISPLAY_WIDTH = 480
 #: The Bing URLs shown for every image, each as c=4 and c=7.
@@ -71,8 +74,11 @@ def signed_links(settings: Settings) -> Link:
         return th_url
     secret = load_secret(settings)
 
+    # Links that expire: the page must not hand out URLs that work forever.
+    expires_at = int(time.time()) + PREVIEW_LINK_TTL_S
+
     def link(image_id: str, **params: Any) -> str:
-        return "/th?" + sign_query(secret, urlencode({"id": image_id, **params}))
+        return "/th?" + sign_query(secret, urlencode({"id": image_id, **params}), expires_at=expires_at)
 
     return link
 

@@ -93,7 +93,7 @@ def validate_id(raw: str | None) -> str:
         raise InvalidParameter("'id' must not contain backslashes", param="id")
     if raw.startswith("/"):
         raise InvalidParameter("'id' must not start with '/'", param="id")
-    if any(seg in (".", "..") for seg in raw.split("/")) or "//" in raw:
+    if any(seg in (".", "..") for seg in raw.split("/")) or "//" in raw or raw.endswith("/"):
         raise InvalidParameter("'id' must not contain '.', '..' or empty path segments", param="id")
     try:
         raw.encode("utf-8")

@@ -238,7 +238,7 @@ class ThumbnailService:
             ).body
         else:
             image = render.execute(opened, plan, request.pad_color, deadline)  # checked between steps too
-            body = render.encode(image, fmt, qlt, opened.icc_profile, cap)
+            body = render.encode(image, fmt, qlt, opened.icc_profile, cap, deadline=deadline)
 
         if store is None or key is None:
             return answer(body)

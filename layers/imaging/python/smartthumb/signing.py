@@ -195,17 +195,31 @@ class SignatureVerifier:
 
 def load_secret(settings: Settings, *, ssm_client: Any | None = None, secrets_client: Any | None = None) -> str:
     """Fetch the configured secret (may call AWS); ``""`` when signing is off."""
-    if settings.signing_secret:
-        return settings.signing_secret
-    if settings.signing_secret_parameter:
+    return fetch_secret(
+        settings.signing_secret,
+        settings.signing_secret_parameter,
+        settings.signing_secret_arn,
+        ssm_client=ssm_client,
+        secrets_client=secrets_client,
+    )
+
+
+def fetch_secret(
+    value: str, parameter: str, arn: str, *, ssm_client: Any | None = None, secrets_client: Any | None = None
+) -> str:
+    """A secret given directly, by SSM parameter name (decrypted) or by Secrets
+    Manager ARN/name, in that order; ``""`` when none is configured."""
+    if value:
+        return value
+    if parameter:
         if ssm_client is None:
             ssm_client = aws.ssm_client()
-        answer = ssm_client.get_parameter(Name=settings.signing_secret_parameter, WithDecryption=True)
+        answer = ssm_client.get_parameter(Name=parameter, WithDecryption=True)
         return str(answer["Parameter"]["Value"])
-    if settings.signing_secret_arn:
+    if arn:
         if secrets_client is None:
             secrets_client = aws.secrets_client()
-        answer = secrets_client.get_secret_value(SecretId=settings.signing_secret_arn)
+        answer = secrets_client.get_secret_value(SecretId=arn)
         return str(answer.get("SecretString") or "")
     return ""
 

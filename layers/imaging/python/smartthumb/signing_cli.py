@@ -17,7 +17,7 @@ from typing import Any
 
 from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
-from smartthumb.request import parse_th, single_values
+from smartthumb.request import parse_th, single_values, validate_id
 from smartthumb.signing import SIG, SIGNED_PATH, load_secret, query_pairs, sign_query, signing_configured
 
 
@@ -32,7 +32,10 @@ def cmd_sign(args: argparse.Namespace) -> int:
     query = args.query.lstrip("?")
     try:
         pairs = [(k, v) for k, v in query_pairs(query) if k != SIG]
-        parse_th(single_values(pairs), settings)
+        if args.path == SIGNED_PATH:
+            parse_th(single_values(pairs), settings)
+        else:  # GET /analysis takes only an id
+            validate_id(single_values(pairs).get("id"))
     except ThumbError as exc:
         print(json.dumps(exc.to_body()), file=sys.stderr)
         return 1
@@ -49,12 +52,12 @@ def cmd_sign(args: argparse.Namespace) -> int:
         return 2
     expires_at = int(time.time()) + args.expires if args.expires is not None else None
     try:
-        signed = sign_query(secret, query, expires_at=expires_at)
+        signed = sign_query(secret, query, expires_at=expires_at, path=args.path)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     base = (args.base or "").rstrip("/")
-    print(f"{base}{SIGNED_PATH}?{signed}")
+    print(f"{base}{args.path}?{signed}")
     return 0
 
 
@@ -64,4 +67,10 @@ def register(subparsers: Any) -> None:
     sign.add_argument("query", help="a /th query such as 'id=photo.jpg&w=200&h=200&c=7'")
     sign.add_argument("--base", help="URL prefix such as https://d123.cloudfront.net (default: a relative /th URL)")
     sign.add_argument("--expires", type=int, metavar="SECONDS", help="the URL stops working this many seconds from now")
+    sign.add_argument(
+        "--path",
+        choices=(SIGNED_PATH, "/analysis"),
+        default=SIGNED_PATH,
+        help="the route the URL is for (a signature covers its path; default /th)",
+    )
     sign.set_defaults(func=cmd_sign)

@@ -6,14 +6,18 @@ source over ``max_bytes`` costs at most ``max_bytes + 1`` bytes of memory.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from smartthumb.aws import LazyS3Client, S3Failure, looks_absent, s3_errors
-from smartthumb.errors import SourceNotFound, SourceTooLarge, SourceUnavailable
+from smartthumb.aws import LazyS3Client, S3Failure, S3Fault, s3_errors
+from smartthumb.errors import SourceMisconfigured, SourceNotFound, SourceTooLarge, SourceUnavailable
+
+log = logging.getLogger("smartthumb.sources")
 
 #: File extensions listed as images (any file can still be requested by id).
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff", ".bmp"})
@@ -59,7 +63,10 @@ class LocalFolderSource:
         self.prefix = prefix
 
     def path_for(self, image_id: str) -> Path:
-        path = (self.root / (self.prefix + image_id)).resolve()
+        try:
+            path = (self.root / (self.prefix + image_id)).resolve()
+        except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before Python 3.13), a name too long
+            raise SourceNotFound("no image with that id") from exc
         # Defence in depth: ids are validated already, links could still escape.
         if self.root not in path.parents:
             raise SourceNotFound("no image with that id")
@@ -79,6 +86,10 @@ class LocalFolderSource:
             raise SourceNotFound("no image with that id") from exc
         except PermissionError as exc:
             raise SourceNotFound("no image with that id") from exc
+        except OSError as exc:
+            if exc.errno in (errno.ENAMETOOLONG, errno.ELOOP):  # a path segment over 255 bytes, a symlink loop
+                raise SourceNotFound("no image with that id") from exc
+            raise SourceUnavailable("the image store could not be read; try again") from exc
         return SourceObject(key=self.prefix + image_id, data=data, etag=self._etag(stat, image_id))
 
     @staticmethod
@@ -92,6 +103,10 @@ class LocalFolderSource:
             stat = path.stat()
         except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
             raise SourceNotFound("no image with that id") from exc
+        except OSError as exc:
+            if exc.errno in (errno.ENAMETOOLONG, errno.ELOOP):  # a path segment over 255 bytes, a symlink loop
+                raise SourceNotFound("no image with that id") from exc
+            raise SourceUnavailable("the image store could not be read; try again") from exc
         if not path.is_file():
             raise SourceNotFound("no image with that id")
         return self._etag(stat, image_id)
@@ -136,8 +151,12 @@ class S3Source(LazyS3Client):
         try:
             return read_s3_object(self.client, self.bucket, self.prefix + image_id, self.max_bytes)
         except S3Failure as exc:
-            if looks_absent(exc.fault):
+            if exc.fault is S3Fault.MISSING:
                 raise SourceNotFound("no image with that id") from exc
+            if exc.fault in (S3Fault.DENIED, S3Fault.NO_BUCKET):
+                # The template grants s3:ListBucket, so a 403 is a real denial: a misconfiguration.
+                log.error("source store refused the read (%s): check the bucket and the function's role", exc.fault)
+                raise SourceMisconfigured("the image store is misconfigured") from exc
             raise SourceUnavailable("the image store is unavailable, try again") from exc
 
 

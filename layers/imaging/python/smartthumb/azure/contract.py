@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from smartthumb.errors import (
+    Forbidden,
     OutputTooLarge,
     SourceNotFound,
     SourceTooLarge,
@@ -79,6 +80,8 @@ def from_thumb_error(exc: ThumbError) -> AzureError:
         return invalid("InvalidImageSize", exc.message, "Image size is not allowed.")
     if isinstance(exc, SourceNotFound):
         return AzureError(404, "NotFound", exc.message, "NotFound", exc.message)
+    if isinstance(exc, Forbidden):  # GET /analysis unsigned, forged or expired while signing is on
+        return AzureError(403, "Forbidden", exc.message, "Forbidden", exc.message)
     if exc.status in (429, 503):
         return AzureError(exc.status, "ServiceUnavailable", exc.message, exc.code, exc.message)
     if 400 <= exc.status < 500:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import json
 import math
 import re
@@ -71,14 +70,6 @@ def lower_query(raw_query: str) -> dict[str, str]:
         name = key.strip().lower()
         out[name] = f"{out[name]},{value}" if name in out else value
     return out
-
-
-def check_key(settings: Settings, given: str | None) -> None:
-    """401 unless ``AZURE_API_KEY`` is off or ``given`` matches it (constant time)."""
-    if not settings.azure_api_key:
-        return
-    if not hmac.compare_digest((given or "").encode(), settings.azure_api_key.encode()):
-        raise AzureError(401, "401", ACCESS_DENIED, "401", ACCESS_DENIED)
 
 
 def check_features(raw: str | None) -> None:
@@ -183,7 +174,7 @@ def image_input(body: str | None, is_base64: bool, content_type: str | None, set
     if kind == JSON or kind.endswith("+json"):
         try:
             doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: deep nesting
             raise invalid("InvalidImageUrl", 'The JSON body must be {"url": "..."}.') from exc
         url = doc.get("url") if isinstance(doc, dict) else None
         return ImageInput(image_id=source_id_for_url(url, settings))

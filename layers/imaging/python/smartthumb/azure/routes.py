@@ -25,11 +25,13 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from smartthumb.azure import contract, request
+from smartthumb.azure.auth import ANALYSIS_PATH, AzureKey
 from smartthumb.azure.contract import AzureError
 from smartthumb.config import Settings
 from smartthumb.errors import SourceNotFound, ThumbError
 from smartthumb.focus import analysis_document
 from smartthumb.sidecars import AnalysisCache
+from smartthumb.signing import query_pairs, verifier_from_settings
 from smartthumb.sources import ImageSource
 
 log = logging.getLogger("smartthumb.azure")
@@ -63,7 +65,9 @@ def register_azure_routes(
     cache: AnalysisCache,
     on_metric: Callable[[str, float], None] | None = None,
 ) -> None:
-    """Add the Azure-compatible routes to ``app``."""
+    """Add the Azure-compatible routes to ``app`` (who may call them: :mod:`.auth`)."""
+    key = AzureKey(settings)
+    verifier = verifier_from_settings(settings)  # off unless signing is on
 
     def metric(name: str) -> None:
         if on_metric is not None:
@@ -73,12 +77,14 @@ def register_azure_routes(
         headers = app.current_event.headers or {}
         return headers.get(name.lower()) or headers.get(name)
 
-    def answering(route: Callable[[], Response], *, count: bool) -> Callable[[], Response]:
+    def answering(route: Callable[[], Response], *, count: bool, analyze: bool) -> Callable[[], Response]:
         """The one error wrapper: every failure becomes Azure's error body."""
 
         def wrapped() -> Response:
             try:
-                request.check_key(settings, header("ocp-apim-subscription-key"))
+                if not analyze:  # GET /analysis: signed like /th when signing is on (403)
+                    verifier.verify(query_pairs(app.current_event.raw_query_string or ""), ANALYSIS_PATH)
+                key.check(header("ocp-apim-subscription-key"), analyze=analyze)
                 return route()
             except AzureError as exc:
                 err = exc
@@ -131,8 +137,8 @@ def register_azure_routes(
         document = analysis_document(stored)
         return azure_response(200, document, {"X-Smartthumb-Analysis": origin, "ETag": f'"{obj.etag}"'})
 
-    app.post(ANALYZE_ROUTE)(answering(analyze, count=True))
-    app.get("/analysis")(answering(analysis, count=False))
+    app.post(ANALYZE_ROUTE)(answering(analyze, count=True, analyze=True))
+    app.get("/analysis")(answering(analysis, count=False, analyze=False))
 
 
 def wait_budget_ms(app: APIGatewayHttpResolver) -> int:

@@ -21,9 +21,11 @@ Like imgproxy's pipeline, :func:`execute` checks the request's
 :class:`~smartthumb.limits.Deadline` between steps, so a request whose time
 is gone stops with a clean 503 instead of finishing work nobody receives.
 
-Colour profiles: an RGB or greyscale source's ICC profile is copied into the
-output unchanged (the pixels are not converted; :mod:`~smartthumb.render.encode`
-writes it), so colour-managed viewers show what the source showed. CMYK
+Colour profiles: an RGB or greyscale source's small standard ICC profile is
+copied into the output unchanged (the pixels are not converted;
+:mod:`~smartthumb.render.encode` writes it), so colour-managed viewers show
+what the source showed; a large or unusual RGB profile is applied to the small
+image (converted to sRGB) and dropped (:mod:`~smartthumb.render.icc`). CMYK
 sources are converted to sRGB (through their embedded profile when there is
 one, else Pillow's naive formula) and the output carries no profile.
 """
@@ -40,7 +42,8 @@ from smartthumb.errors import UnsupportedImage
 from smartthumb.geometry import Box, Plan, Size
 from smartthumb.limits import Deadline
 from smartthumb.render import png_spng
-from smartthumb.render.open import LOAD_ERRORS, OpenedImage, keeps_alpha, load_guarded
+from smartthumb.render.icc import to_srgb
+from smartthumb.render.open import LOAD_ERRORS, OpenedImage, check_decode_memory, keeps_alpha, load_guarded
 from smartthumb.render.resample import REDUCING_GAP, Action, Crop, decide, draft_scale
 
 #: EXIF orientation -> the transpose that turns stored pixels upright.
@@ -206,6 +209,7 @@ def decode(work: Work) -> None:
         # The scale actually in effect, whoever set it.
         config = getattr(im, "decoderconfig", ())
         work.scale = int(config[0]) if config and int(config[0]) in (2, 4, 8) else 1
+    check_decode_memory(opened, work.scale)  # at the real draft scale: 413 before libjpeg allocates
     work.image = load_guarded(im)
     work.source_mode = im.mode
 
@@ -243,6 +247,8 @@ def finish_mode(work: Work) -> None:
         im = _cmyk_to_rgb(im, work.opened.icc_profile)
     elif im.mode in ("F", "I"):
         im = _to_grey8(im, work.source_mode)
+    else:
+        im = to_srgb(im, work.opened.icc_profile)  # a large or odd profile: applied here, dropped on encode
     pad_color = work.pad_color
     grey_pad = pad_color[0] == pad_color[1] == pad_color[2]
     if keeps_alpha(work.opened, pad_color):

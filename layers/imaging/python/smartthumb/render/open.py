@@ -4,7 +4,10 @@ Every decoder failure becomes an :class:`~smartthumb.errors.UnsupportedImage`
 (415) and every size problem a :class:`~smartthumb.errors.SourceTooLarge`
 (413); no ``OSError`` escapes. This module owns both halves of that promise:
 
-* :func:`open_image` reads only the header. Pillow is limited to the six
+* :func:`open_image` first scans the container structure from the bytes
+  (:mod:`smartthumb.structure`: metadata floods, IFD chains, RLE bitmaps and
+  the decode's memory against the function's are refused before Pillow sees
+  the file), then reads only the header. Pillow is limited to the six
   formats we serve (plus MPO, a multi-picture JPEG) so exotic decoders are
   never reached, and the pixel, frame and JPEG-scan limits are checked
   *before* any pixel is decoded.
@@ -41,7 +44,7 @@ from PIL import (
     WebPImagePlugin,  # noqa: F401
 )
 
-from smartthumb import heif_header, heif_plugins
+from smartthumb import heif_header, heif_plugins, structure
 from smartthumb.config import Settings
 from smartthumb.errors import SourceTooLarge, UnsupportedImage
 from smartthumb.geometry import Size
@@ -73,6 +76,9 @@ class OpenedImage:
     orientation: int  # EXIF 1..8 still to apply (1 for TIFF: Pillow's reader applies it while loading)
     icc_profile: bytes | None
     frames: int = 1  # frames seen (a GIF's are counted up to MAX_ANIMATION_FRAMES + 1)
+    #: The container scan (``smartthumb.structure``) and the bytes a decode may add.
+    facts: structure.Facts | None = None
+    decode_budget: int = 0
 
 
 def keeps_alpha(opened: OpenedImage, pad_color: tuple[int, int, int, int]) -> bool:
@@ -89,49 +95,6 @@ def check_jpeg_scans(data: bytes, limit: int = MAX_JPEG_SCANS) -> None:
     """
     if data[:2] == b"\xff\xd8" and data.count(b"\xff\xda") > limit:
         raise SourceTooLarge(f"the JPEG has more than {limit} scans")
-
-
-def _gif_scan(data: bytes, frame_limit: int) -> tuple[int, int]:
-    """Walk a GIF's blocks without decoding: (frames seen, largest frame extent in pixels).
-
-    Stops after ``frame_limit + 1`` frames. Pillow's own ``n_frames`` also walks
-    the file but cannot stop early, and a frame may reach past the logical
-    screen (Pillow then grows the canvas), so each frame's extent is measured.
-    A malformed stream just ends the walk; Pillow's decoder judges it later.
-    """
-    n = len(data)
-    if n < 13:
-        return 0, 0
-    screen_w, screen_h, packed = struct.unpack_from("<HHB", data, 6)
-    largest = screen_w * screen_h
-    pos = 13
-    if packed & 0x80:
-        pos += 3 << ((packed & 7) + 1)
-    frames = 0
-    while pos < n and frames <= frame_limit:
-        block = data[pos]
-        if block == 0x3B:  # trailer
-            break
-        if block == 0x2C:  # image descriptor
-            if pos + 10 > n:
-                break
-            left, top, w, h, packed = struct.unpack_from("<HHHHB", data, pos + 1)
-            largest = max(largest, (left + w) * (top + h))
-            frames += 1
-            pos += 10
-            if packed & 0x80:
-                pos += 3 << ((packed & 7) + 1)
-            pos += 1  # LZW minimum code size
-        elif block == 0x21:  # extension: label, then sub-blocks
-            pos += 2
-        else:
-            break
-        while pos < n:  # sub-blocks
-            size = data[pos]
-            pos += 1 + size
-            if size == 0:
-                break
-    return frames, largest
 
 
 def _orientation(im: Image.Image) -> int:
@@ -172,6 +135,8 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
     """
     if not data:
         raise UnsupportedImage("the source is empty")
+    # Counts from the container structure, before any decoder reads the file.
+    facts = structure.check(data, settings)
     # Pillow's own guard, as a second line of defence (it warns above the
     # limit and raises above twice the limit; the warning is made an error).
     Image.MAX_IMAGE_PIXELS = settings.max_source_pixels
@@ -184,8 +149,10 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
             else:
                 im = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
             fmt = "JPEG" if im.format == "MPO" else str(im.format)
-            if fmt == "GIF":
-                frames, largest = _gif_scan(data, settings.max_animation_frames)
+            if fmt in ("GIF", "TIFF") and facts.format == fmt:
+                # Counted by the structure walk, which stops early; Pillow's n_frames cannot
+                # (TIFF: it loads every IFD, ~O(n²)). A GIF frame may reach past the screen.
+                frames, largest = facts.frames, facts.pixels
             else:
                 frames = int(getattr(im, "n_frames", 1) or 1)
                 largest = 0
@@ -210,6 +177,8 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
     if fmt == "JPEG":
         # A scan bomb costs minutes of CPU under every other limit (see the module docstring).
         check_jpeg_scans(data)
+    # What the decode will hold (coefficient buffers, 16-bit frames) against the function's memory.
+    structure.check_memory(facts, settings)
 
     orientation = _orientation(im)
     size = Size(height, width) if orientation >= 5 else Size(width, height)
@@ -222,7 +191,15 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
         orientation=orientation,
         icc_profile=icc,
         frames=frames,
+        facts=facts,
+        decode_budget=structure.decode_budget(settings),
     )
+
+
+def check_decode_memory(opened: OpenedImage, scale: int) -> None:
+    """Refuse (413) a decode at a 1/``scale`` draft that would not fit the function's memory."""
+    if opened.facts is not None and opened.facts.format:
+        structure.require(opened.facts, opened.decode_budget, scale)
 
 
 def load_guarded(im: Image.Image) -> Image.Image:

@@ -29,6 +29,7 @@ from smartthumb.sidecars.ordering import (
     decide_write,
     delete_guarded,
     record_sequencer,
+    undo_if_orphaned,
     write_guarded,
 )
 from smartthumb.sidecars.stores import LocalSidecarStore, NullSidecarStore, S3SidecarStore, store_from_settings
@@ -54,5 +55,6 @@ __all__ = [
     "record_sequencer",
     "sidecar_key",
     "store_from_settings",
+    "undo_if_orphaned",
     "write_guarded",
 ]

@@ -22,7 +22,7 @@ from smartthumb.focus import EMBEDDED, MANUAL, decided_region
 from smartthumb.geometry import Box, Size, scale_box
 from smartthumb.regions import RegionHint
 from smartthumb.sidecars.document import AnalyzeFn, Sidecar, build_sidecar
-from smartthumb.sidecars.ordering import SidecarStore, write_guarded
+from smartthumb.sidecars.ordering import Decision, SidecarStore, undo_if_orphaned, write_guarded
 from smartthumb.sources import SourceObject
 
 log = logging.getLogger("smartthumb.sidecars")
@@ -226,6 +226,11 @@ class AnalysisCache:
             )
             elapsed_ms = (time.perf_counter() - started) * 1000
             log.info("sidecar %s for %r after %.0f ms", result.decision.value, source.key, elapsed_ms)
+            if result.decision is Decision.WRITE and undo_if_orphaned(
+                self.store, sidecar, lambda: self.still_current(source)
+            ):
+                log.info("sidecar of %r removed again: the source was deleted meanwhile", source.key)
+                self._metric("SidecarOrphanRemoved")
         except (ThumbError, OSError) as exc:
             log.warning("sidecar write-back failed (%s); the region is still used", exc)
         return sidecar

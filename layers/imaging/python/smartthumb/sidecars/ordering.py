@@ -165,6 +165,24 @@ def delete_guarded(store: SidecarStore, source_key: str, sequencer: str | None, 
     raise SourceUnavailable("the sidecar kept changing while being deleted; try again")
 
 
+def undo_if_orphaned(store: SidecarStore, sidecar: Sidecar, still_current: Callable[[], bool]) -> bool:
+    """After writing ``sidecar``: if its source went away (or changed) meanwhile, delete what was written.
+
+    A delete processed while the create for the same key was being analysed
+    finds no sidecar and deletes nothing; the create then writes one for a
+    deleted image. Re-checking the source after the write closes that gap:
+    the delete wins. A sidecar someone else wrote since (another ETag) is left.
+    """
+    if still_current():
+        return False
+    current, token = store.read(sidecar.key)
+    if current is None or current.etag != sidecar.etag:
+        return False
+    with contextlib.suppress(ConditionFailed):
+        store.delete(sidecar.key, token or "")
+    return True
+
+
 def record_sequencer(store: SidecarStore, current: Sidecar, token: str | None, sequencer: str) -> None:
     """Note an event's order on a sidecar written without one (backfill, on demand),
     without re-analysing; a concurrent write wins (the condition fails quietly)."""

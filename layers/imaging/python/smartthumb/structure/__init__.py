@@ -1,0 +1,59 @@
+"""Container structure, read from the bytes before any decoder sees them.
+
+:func:`scan` recognises JPEG, PNG, GIF, TIFF and BMP by their signatures and
+walks their structure (markers, chunks, blocks, IFDs) with early stops, so
+the counts that cost Pillow minutes of CPU or gigabytes of memory (metadata
+floods, IFD chains, RLE bitmaps) are refused with a 413 in milliseconds; then
+:mod:`~smartthumb.structure.budget` checks what the decode will take against
+the function's memory. Anything else (WebP, and formats added later) is
+passed through: ``Facts.format == ""``, and the decoder's own header checks
+decide.
+
+Pure: no Pillow, no I/O. The limits are in :mod:`smartthumb.structure.facts`.
+"""
+
+from __future__ import annotations
+
+from smartthumb.config import Settings
+from smartthumb.structure import bmp, gif, jpeg, png, tiff
+from smartthumb.structure.budget import budget_bytes, decode_bytes, require
+from smartthumb.structure.facts import Facts
+
+
+def scan(data: bytes, frame_limit: int) -> Facts:
+    """The container facts of ``data``; raises :class:`~smartthumb.errors.SourceTooLarge`
+    on a count over its limit. Unknown containers give ``Facts(format="")``."""
+    head = data[:8]
+    if head[:3] == b"\xff\xd8\xff":
+        return jpeg.scan(data)
+    if head == b"\x89PNG\r\n\x1a\n":
+        return png.scan(data, frame_limit)
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return gif.scan(data, frame_limit)
+    if head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
+        return tiff.scan(data, frame_limit)
+    if head[:2] == b"BM":
+        return bmp.scan(data)
+    return Facts()
+
+
+def check(data: bytes, settings: Settings) -> Facts:
+    """Scan ``data`` before any decoder reads it: a count over its limit is a 413."""
+    return scan(data, settings.max_animation_frames)
+
+
+def check_memory(facts: Facts, settings: Settings) -> None:
+    """Refuse (413) a decode that would not fit the function's memory even at
+    the smallest draft scale. Called once the decoder has accepted the header
+    (a junk header is a 415, not a memory estimate); the decode step re-checks
+    at the real scale."""
+    if facts.format:
+        require(facts, decode_budget(settings), scale=8 if facts.format == "JPEG" else 1)
+
+
+def decode_budget(settings: Settings) -> int:
+    """Bytes a decode may add: the function's memory less the warm process's reserve."""
+    return budget_bytes(settings.function_memory_mb, settings.memory_reserve_mb)
+
+
+__all__ = ["Facts", "check", "check_memory", "decode_budget", "decode_bytes", "require", "scan"]
