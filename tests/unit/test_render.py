@@ -148,8 +148,7 @@ def _gif_scan(data: bytes, limit: int) -> tuple[int, int]:
 
 def test_gif_scan_counts_frames_and_frame_extents() -> None:
     assert _gif_scan(animated_gif(5), 1000) == (5, 200)
-    with pytest.raises(SourceTooLarge):  # stops after limit + 1
-        _gif_scan(animated_gif(50), 3)
+    assert _gif_scan(animated_gif(50), 3)[0] == 4  # the walk stops after limit + 1
     # A frame reaching past the logical screen counts with its full extent.
     data = bytearray(animated_gif(1, (10, 10)))
     i = data.index(b"\x2c\x00\x00\x00\x00")  # image descriptor at (0, 0)

@@ -62,8 +62,8 @@ def scan(data: bytes, frame_limit: int) -> Facts:
                     raise too_many("GIF extension sub-blocks", MAX_GIF_EXTENSION_SUBBLOCKS)
             if subblocks > subblock_limit:
                 raise too_many("GIF sub-blocks for its size", subblock_limit)
-    if frames > frame_limit:
-        raise too_many("frames", frame_limit)
+    # Over the frame limit the walk has stopped at limit + 1: not refused here, the
+    # animation then gives its first frame (smartthumb.animation).
     facts.frames = max(1, frames)
     facts.counts = {"frames": frames, "subblocks": subblocks, "extension_subblocks": extension_subblocks}
     return facts
