@@ -509,7 +509,7 @@ def test_backfill_yields_when_the_object_changed_meanwhile(analyze_fn, env, lamb
     analyze_fn.handler(put_event("img/moving.jpg", e1, len(v1), "0062A1B2C3D4E5F650"), lambda_context)
     upload(env, "img/moving.jpg", image_bytes(Image.new("RGB", (200, 300), "blue")))
     # Between the backfill's read and its write, the object changes again.
-    monkeypatch.setattr(analyze_fn.ingestor.reader, "is_current", lambda *a: False)
+    monkeypatch.setattr(analyze_fn.ingestor.reader, "current_check", lambda *a: lambda: False)
     response = analyze_fn.handler(batch_event("2.0", ["img/moving.jpg"]), lambda_context)
     assert response["results"][0] == {"taskId": "task-0", "resultCode": "Succeeded", "resultString": "yielded"}
     assert sidecar(env, "img/moving.jpg")["source"]["etag"] == e1

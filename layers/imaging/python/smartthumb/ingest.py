@@ -31,6 +31,7 @@ Delivery rules this module keeps:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote_plus
 
-from smartthumb.aws import LazyS3Client, S3Failure, S3Fault, object_has_etag
+from smartthumb.aws import LazyS3Client, S3Failure, S3Fault
 from smartthumb.config import ConfigError, Settings
 from smartthumb.errors import SourceTooLarge, SourceUnavailable, SourceUnreadable, ThumbError
 from smartthumb.render_store import RenderStore, forget_renders, render_store_from_settings
@@ -56,7 +57,7 @@ from smartthumb.sidecars import (
     undo_if_orphaned,
     write_guarded,
 )
-from smartthumb.sources import SourceObject, read_s3_object
+from smartthumb.sources import SourceObject, read_s3_object, s3_version_is_current
 
 log = logging.getLogger("smartthumb.ingest")
 
@@ -178,10 +179,12 @@ class S3ObjectReader(LazyS3Client):
         self._client = client
 
     def is_current(self, bucket: str, key: str, etag: str) -> bool:
-        try:
-            return object_has_etag(self.client, bucket, key, etag)
-        except S3Failure as exc:
-            raise SourceUnavailable("the source store is unavailable") from exc
+        return s3_version_is_current(self.client, bucket, key, etag)
+
+    def current_check(self, bucket: str, key: str, etag: str) -> Callable[[], bool]:
+        """:meth:`is_current` of this version, asked later (a partial of the sources
+        function, so the sidecar ordering calls S3, not back into this module)."""
+        return functools.partial(s3_version_is_current, self.client, bucket, key, etag)
 
     def fetch(self, bucket: str, key: str, etag: str | None = None) -> SourceObject:
         """Raise :class:`ObjectGone`, :class:`SourceTooLarge` or :class:`SourceUnavailable`."""
@@ -317,7 +320,7 @@ class Ingestor:
                 sidecar = self._analyse(obj, event.bucket, event.event_name, event.sequencer, event.version_id)
         result = self._store(sidecar, current, token)
         if result.outcome in (Outcome.ANALYSED, Outcome.FAILED) and undo_if_orphaned(
-            self.store, sidecar, lambda: self.reader.is_current(event.bucket, event.key, sidecar.etag)
+            self.store, sidecar, self.reader.current_check(event.bucket, event.key, sidecar.etag)
         ):  # a delete raced this create: the delete wins
             log.info("sidecar of %r removed again: the object was deleted meanwhile", event.key)
             self.metric("SidecarOrphanRemoved")
@@ -369,7 +372,7 @@ class Ingestor:
         if decision not in (Decision.WRITE, Decision.VERIFY):
             return self._skipped(key, decision)
         sidecar = self._analyse(obj, bucket, "BatchOperations", None, None)
-        return self._store(sidecar, current, token, still_current=lambda: self.reader.is_current(bucket, key, obj.etag))
+        return self._store(sidecar, current, token, still_current=self.reader.current_check(bucket, key, obj.etag))
 
     # ---- shared
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from smartthumb.aws import LazyS3Client, S3Failure, S3Fault, s3_errors
+from smartthumb.aws import LazyS3Client, S3Failure, S3Fault, object_has_etag, s3_errors
 from smartthumb.errors import SourceMisconfigured, SourceNotFound, SourceTooLarge, SourceUnavailable
 
 log = logging.getLogger("smartthumb.sources")
@@ -52,6 +52,14 @@ def read_bounded(stream: BinaryIO, max_bytes: int) -> bytes:
         if total > max_bytes:
             raise SourceTooLarge(f"the source image is larger than {max_bytes} bytes")
     return b"".join(chunks)
+
+
+def s3_version_is_current(client: Any, bucket: str, key: str, etag: str) -> bool:
+    """Whether ``bucket/key`` still has ``etag``; :class:`SourceUnavailable` on transient trouble."""
+    try:
+        return object_has_etag(client, bucket, key, etag)
+    except S3Failure as exc:
+        raise SourceUnavailable("the source store is unavailable") from exc
 
 
 class LocalFolderSource:
