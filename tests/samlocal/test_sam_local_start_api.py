@@ -33,6 +33,11 @@ ANALYZE = (
 )
 
 
+AZURE_KEY = json.loads((Path(__file__).resolve().parents[2] / "infra" / "env.json").read_text())["ThumbnailFunction"][
+    "AZURE_API_KEY"
+]
+
+
 def request(
     port: int, path: str, *, data: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
@@ -105,12 +110,13 @@ def test_start_api_serves_th_and_the_analyze_endpoint_over_http(sam_local: SamLo
         assert status == 400, body[:500]
 
         by_url = json.dumps({"url": "s3://smartthumb-source/img/coffee.jpg"}).encode()
-        status, _, body = request(port, ANALYZE, data=by_url, headers={"Content-Type": "application/json"})
+        key = {"Ocp-Apim-Subscription-Key": AZURE_KEY}  # infra/env.json's key for the analysis routes
+        status, _, body = request(port, ANALYZE, data=by_url, headers={"Content-Type": "application/json", **key})
         assert status == 200, body[:500]
         assert_smart_crops(json.loads(body), (600, 400))
 
         # The stored analysis: the sidecar the call above writes (in the background), or computed again.
-        status, headers, body = request(port, "/analysis?id=coffee.jpg")
+        status, headers, body = request(port, "/analysis?id=coffee.jpg", headers=key)
         assert status == 200, body[:500]
         assert headers["X-Smartthumb-Analysis"] in ("sidecar", "computed")
         assert json.loads(body)["metadata"] == {"width": 600, "height": 400}
