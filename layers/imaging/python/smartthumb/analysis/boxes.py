@@ -43,6 +43,12 @@ Rules and thresholds
   slides horizontally is placed by the saliency mass in its top
   :data:`TOP_BAND` (an animal's head stands above its back, a person's head
   above the shoulders), not by its whole mass.
+* **A pinned region** (a manual region, or an embedded XMP/IPTC one: they
+  outrank faces and saliency) is placed by one rule of its own,
+  :func:`smartthumb.placement.pinned_window`: held whole, centred, whenever
+  it fits; when it does not, the window stays inside it and keeps its most
+  important part -- the detected faces inside it by the rule above, else its
+  top when it is taller than the window, its middle when wider.
 * **Automatic crop** (no ratio requested): the region of interest's own
   ratio, clamped to [:data:`AUTO_RATIO_MIN`, :data:`AUTO_RATIO_MAX`] (the
   range Azure allows there) and rounded to two decimals, then boxed like a
@@ -65,6 +71,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from smartthumb import placement
 from smartthumb.geometry import Box, Size, place_window, ratio_box_size
 
 FACE_EXPAND_TOP = 0.5
@@ -286,8 +293,15 @@ def best_box(
     faces: Sequence[Box],
     saliency: np.ndarray | Importance | None,
     roi: Box | None,
+    pinned: Box | None = None,
 ) -> Box:
-    """Place ``window`` (no larger than ``size``) to keep the most importance (rules above)."""
+    """Place ``window`` (no larger than ``size``) to keep the most importance (rules above).
+
+    A ``pinned`` region (manual or embedded) is placed by
+    :func:`smartthumb.placement.pinned_window`, the one pinned-region rule.
+    """
+    if pinned is not None:
+        return placement.pinned_window(size, window, pinned, faces)
     if window.width < size.width:
         axis, length, extent = 0, size.width, window.width
     elif window.height < size.height:
@@ -345,9 +359,10 @@ def crop_for_ratio(
     faces: Sequence[Box],
     saliency: np.ndarray | Importance | None,
     roi: Box | None,
+    pinned: Box | None = None,
 ) -> Box:
-    """The largest ``ratio`` box inside ``size`` keeping the most importance."""
-    return best_box(size, ratio_box_size(size, ratio), faces, saliency, roi)
+    """The largest ``ratio`` box inside ``size`` keeping the most importance (or ``pinned``)."""
+    return best_box(size, ratio_box_size(size, ratio), faces, saliency, roi, pinned)
 
 
 def auto_ratio(size: Size, roi: Box | None) -> float:
