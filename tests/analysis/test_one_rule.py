@@ -202,3 +202,23 @@ def test_c7_crops_the_azure_box_with_an_embedded_region(tmp_path_factory, data) 
     azure = _azure_boxes(doc)
     assert azure == {r: b for r, b in whole.crops_for(list(EXACT)).crops}
     _assert_c7_is_the_azure_box(app, azure, "embedded")
+
+
+def test_nothing_salient_centres_c7_like_the_azure_box(tmp_path) -> None:
+    """Analysed, nothing found: the Azure box is centred, and so is c=7 (not Bing's blind
+    ratio, which keeps the top of a tall image)."""
+    size = Size(300, 900)
+    whole = analysis_of(size, [], np.zeros((20, 10), dtype=np.float32))
+    assert whole.roi is None
+    azure = whole.crops_for([1.0]).crops[0][1]
+    assert azure == Box(0, 300, 300, 300)
+    png = io.BytesIO()
+    Image.new("RGB", (size.width, size.height), (90, 120, 150)).save(png, "PNG")
+    config = Settings()
+    cache = build_analysis_cache(
+        config, store=LocalSidecarStore(tmp_path), analyze=lambda data, ratios, s: whole.crops_for(ratios)
+    )
+    service = ThumbnailService(config, OneImage(png.getvalue()), regions=cache)
+    for _ in range(2):  # computed, then from the sidecar
+        result = service.thumbnail(parse_th({"id": "a.png", "w": "100", "h": "100", "c": "7"}, config))
+        assert result.crop == azure

@@ -24,6 +24,7 @@ from smartthumb.service import ThumbnailService
 from smartthumb.sidecars import Decision, LocalSidecarStore, Sidecar, decide_write
 from smartthumb.sidecars.document import ANALYZER_VERSION
 from smartthumb.sources import SourceObject
+from tests.conftest import stored_upload
 
 SIZE = Size(400, 1000)
 CONFIG = Settings(smartcrop_aspect_ratios=(0.75, 1.0, 1.5))
@@ -109,11 +110,7 @@ def test_a_legacy_sidecar_is_not_up_to_date() -> None:
 def test_a_backfill_upgrades_a_legacy_sidecar_and_keeps_its_manual_region(s3, monkeypatch) -> None:
     from smartthumb.ingest import Outcome, build_ingestor
 
-    s3.create_bucket(Bucket="src")
-    s3.create_bucket(Bucket="ana")
-    etag = s3.put_object(Bucket="src", Key="a.png", Body=png())["ETag"].strip('"')
-    monkeypatch.setenv("SOURCE_BUCKET", "src")
-    monkeypatch.setenv("ANALYSIS_BUCKET", "ana")
+    etag = stored_upload(s3, monkeypatch, "a.png", png())
     settings = Settings.from_env()
     whole = current_analysis()
     manual = Box(50, 50, 100, 100)

@@ -9,7 +9,8 @@ page. The region that decides a smart crop is, in this order:
    (:mod:`smartthumb.embedded_regions`), found by the analysis;
 3. **faces** -- the detected faces;
 4. **saliency** -- the salient region;
-5. **centre** -- nothing: the crop is centred (blind ratio for ``c=7``).
+5. **centre** -- nothing: the crop is centred (``c=7`` too; blind ratio only
+   when there is no analysis at all).
 
 A manual or embedded region is a region that *must be kept* (a **pinned**
 region): every crop box is placed by the one pinned-region rule,

@@ -170,12 +170,10 @@ def pinned_window(size: Size, window: Size, pinned: Box, faces: Sequence[Box]) -
     file's statement of what matters, and saliency is not computed when an
     embedded region exists.
     """
-    if window.width < size.width:
-        axis, length, extent = 0, size.width, window.width
-    elif window.height < size.height:
-        axis, length, extent = 1, size.height, window.height
-    else:
+    free = free_axis(size, window)
+    if free is None:
         return Box(0, 0, size.width, size.height)
+    axis, length, extent = free
     a, b = (pinned.x, pinned.right) if axis == 0 else (pinned.y, pinned.bottom)
     a, b = max(a, 0), min(b, length)
 
@@ -201,6 +199,14 @@ def pinned_window(size: Size, window: Size, pinned: Box, faces: Sequence[Box]) -
             shifted.append(Box(x0, y0, x1 - x0, y1 - y0))
     inside = place(span, window, shifted, None, _union([_expand(f, span) for f in shifted]) if shifted else None)
     return at(a + (inside.x if axis == 0 else inside.y))
+
+
+def free_axis(size: Size, window: Size) -> tuple[int, int, int] | None:
+    """``(axis, length, extent)`` of the axis ``window`` slides along (0 = x, 1 = y),
+    or ``None`` when it covers the whole image."""
+    if window.width < size.width:
+        return 0, size.width, window.width
+    return (1, size.height, window.height) if window.height < size.height else None
 
 
 def _union(boxes: Sequence[Box]) -> Box:
