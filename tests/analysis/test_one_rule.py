@@ -25,6 +25,8 @@ from smartthumb.analysis import boxes
 from smartthumb.analysis.analyzer import Analysis, Face
 from smartthumb.app_factory import build_analysis_cache, build_thumbnail_app
 from smartthumb.config import Settings
+from smartthumb.embedded_regions import EmbeddedRegion
+from smartthumb.embedded_regions import region_of_interest as embedded_roi
 from smartthumb.geometry import Box, Size
 from smartthumb.local_server import http_api_event
 from smartthumb.request import parse_th
@@ -191,11 +193,16 @@ def test_c7_crops_the_azure_box_with_a_manual_region(tmp_path_factory, data) -> 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_c7_crops_the_azure_box_with_an_embedded_region(tmp_path_factory, data) -> None:
-    """An embedded region (what analyze_array builds when the file names one): the stored
-    Azure answer and c=7 agree and c=7 says ``embedded``."""
+    """Embedded regions (what analyze_array builds when the file names some: faces far
+    apart, a subject, the region their union): the stored Azure answer and c=7 agree
+    and c=7 says ``embedded``."""
     size, faces, _ = data.draw(scenes())
-    region = data.draw(regions_in(size))
-    whole = replace(analysis_of(size, faces, None), roi=region, region_origin="embedded")
+    named = [
+        EmbeddedRegion(data.draw(regions_in(size)), data.draw(st.sampled_from(["face", "subject"])), "mwg")
+        for _ in range(data.draw(st.integers(1, 3)))
+    ]
+    region = embedded_roi(named)
+    whole = replace(analysis_of(size, faces, None), roi=region, region_origin="embedded", embedded=tuple(named))
     app = _app(tmp_path_factory, size, lambda d, ratios, s: whole.crops_for(ratios))
     doc = json.loads(_call(app, "GET", "/analysis?id=a.png")["body"])
     assert doc["regionOrigin"] == "embedded"
@@ -222,3 +229,17 @@ def test_nothing_salient_centres_c7_like_the_azure_box(tmp_path) -> None:
     for _ in range(2):  # computed, then from the sidecar
         result = service.thumbnail(parse_th({"id": "a.png", "w": "100", "h": "100", "c": "7"}, config))
         assert result.crop == azure
+
+
+def test_embedded_faces_far_apart_keep_one_whole_not_the_gap() -> None:
+    """Two faces the file names, far apart in a 3000x1000 image: their union does not fit
+    a 1:1 box, so the box stays inside it and keeps a face whole (centring on the union,
+    the old rule, kept neither)."""
+    size = Size(3000, 1000)
+    left, right = Box(100, 300, 200, 250), Box(2700, 300, 200, 250)
+    named = (EmbeddedRegion(left, "face", "mwg"), EmbeddedRegion(right, "face", "mwg"))
+    whole = Analysis(size.width, size.height, (), embedded_roi(named), (), embedded=named, region_origin="embedded")
+    ((_, box),) = whole.crops_for([1.0]).crops
+    assert box.contains(left) or box.contains(right)
+    centred = Box(1000, 0, 1000, 1000)
+    assert not centred.contains(left) and not centred.contains(right)

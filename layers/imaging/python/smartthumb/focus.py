@@ -16,7 +16,7 @@ A manual or embedded region is a region that *must be kept* (a **pinned**
 region): every crop box is placed by the one pinned-region rule,
 :func:`smartthumb.placement.pinned_window` -- held whole, centred, whenever
 it fits; otherwise the window stays inside it and keeps its most important
-part (the detected faces inside it, else its top when it is taller than the
+part (the faces inside it, detected or embedded, else its top when it is taller than the
 window, its middle when wider). ``/th?c=7`` (through
 :meth:`~smartthumb.sidecars.cache.AnalysisCache.region_for`), the Azure
 boxes stored here, ``GET /analysis``, the preview and the CLI all place
@@ -156,6 +156,18 @@ def face_boxes(sidecar: Any) -> list[Box]:
     ]
 
 
+def pinned_faces(sidecar: Any) -> list[Box]:
+    """The faces that refine a pinned region: the detected ones and the face regions
+    the file embeds (as :meth:`smartthumb.analysis.analyzer.Analysis.crops_for` uses them)."""
+    embedded = (getattr(sidecar, "analysis", None) or {}).get("embeddedRegions") or ()
+    named = [
+        box_from_json(dict(zip("xywh", r["box"], strict=True)))
+        for r in embedded
+        if isinstance(r, Mapping) and r.get("kind") == "face" and isinstance(r.get("box"), list) and len(r["box"]) == 4
+    ]
+    return face_boxes(sidecar) + [b for b in named if b is not None]
+
+
 def stored_boxes(sidecar: Any) -> list[Box]:
     """The boxes of a sidecar's stored Azure answers (the configured ratios, then the automatic crop)."""
     found = []
@@ -192,7 +204,7 @@ def with_manual_region(sidecar: Any, box: Box | None, set_at: str = "") -> Any:
     if size is None:
         raise _region_error("the image has no analysis to attach a region to")
     check_inside(box, size)
-    faces = face_boxes(sidecar)
+    faces = pinned_faces(sidecar)
     return replace(
         sidecar,
         manual_region={**box_json(box), "setAt": set_at, "detected": detected},

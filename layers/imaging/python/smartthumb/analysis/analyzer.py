@@ -97,8 +97,11 @@ class Analysis:
         if not requested:
             requested = [boxes.auto_ratio(size, self.roi)]
         face_boxes = [f.box for f in self.faces]
-        # A region the file names must be kept: the pinned-region rule, as for a manual one.
+        # A region the file names must be kept: the pinned-region rule, as for a
+        # manual one; the faces inside it (detected or named by the file) refine it.
         pinned = self.roi if self.region_origin == "embedded" else None
+        if pinned is not None:
+            face_boxes += [r.box for r in self.embedded if r.kind == "face"]
         crops = tuple(
             (r, boxes.crop_for_ratio(size, r, face_boxes, self.importance, self.roi, pinned)) for r in requested
         )

@@ -47,7 +47,7 @@ Rules and thresholds
   outrank faces and saliency) is placed by one rule of its own,
   :func:`smartthumb.placement.pinned_window`: held whole, centred, whenever
   it fits; when it does not, the window stays inside it and keeps its most
-  important part -- the detected faces inside it by the rule above, else its
+  important part -- the faces inside it (detected or embedded) by the rule above, else its
   top when it is taller than the window, its middle when wider.
 * **Automatic crop** (no ratio requested): the region of interest's own
   ratio, clamped to [:data:`AUTO_RATIO_MIN`, :data:`AUTO_RATIO_MAX`] (the

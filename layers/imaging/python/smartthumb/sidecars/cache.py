@@ -18,7 +18,7 @@ from typing import Any
 from smartthumb.aws import S3Failure, object_has_etag, s3_client
 from smartthumb.config import Settings
 from smartthumb.errors import SourceUnavailable, ThumbError
-from smartthumb.focus import EMBEDDED, MANUAL, decided_region, face_boxes, stored_boxes
+from smartthumb.focus import EMBEDDED, MANUAL, decided_region, face_boxes, pinned_faces, stored_boxes
 from smartthumb.geometry import Box, Size, place_window, ratio_box_size, scale_box
 from smartthumb.regions import RegionHint
 from smartthumb.sidecars.document import AnalyzeFn, Sidecar, build_sidecar
@@ -255,9 +255,10 @@ def _placer(sidecar: Sidecar, frm: Size, size: Size, roi: Box, pinned: bool) -> 
 
     analysis = sidecar.analysis or {}
     importance = analysis.get("importance")
-    faces = [scale_box(f, frm, size) for f in face_boxes(sidecar)]
     if pinned:
-        return lambda ratio: placement.place_ratio(size, ratio, faces, None, roi, roi)
+        inside = [scale_box(f, frm, size) for f in pinned_faces(sidecar)]
+        return lambda ratio: placement.place_ratio(size, ratio, inside, None, roi, roi)
+    faces = [scale_box(f, frm, size) for f in face_boxes(sidecar)]
     if faces or importance:
         return lambda ratio: placement.place_ratio(size, ratio, faces, importance, roi)
     stored = [scale_box(b, frm, size) for b in stored_boxes(sidecar)]
