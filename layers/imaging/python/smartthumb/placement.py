@@ -161,8 +161,9 @@ def pinned_window(size: Size, window: Size, pinned: Box, faces: Sequence[Box]) -
       centred one is chosen;
     * **it does not fit**: the window stays inside the region's span and keeps
       its most important part. Faces whose centre lies in the region (the
-      detected ones, and face regions the file embeds) decide first, by the detected rule (:func:`place`, run on the region's
-      span as if it were the image, faces clipped to it); without such faces
+      detected ones, and face regions the file embeds) decide first, by the
+      detected rule (:func:`place`, run on the region's span as if it were
+      the image, faces clipped to it); without such faces
       a region taller than the window keeps its top (a person's head, a
       spire), one wider than the window its middle.
 

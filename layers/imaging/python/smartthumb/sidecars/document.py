@@ -38,8 +38,8 @@ version carries it over (:func:`~smartthumb.sidecars.ordering.write_guarded`).
 
 A sidecar written before ``analysis.importance`` existed
 (:attr:`Sidecar.lacks_profile`) is still read: ``c=7`` serves its stored
-Azure boxes for the ratios it holds, and any writer of the same version
-(a backfill, an event) re-analyses it rather than calling it up to date.
+Azure boxes for the ratios it holds, and a backfill of the same version
+re-analyses it rather than calling it up to date.
 """
 
 from __future__ import annotations
@@ -130,8 +130,8 @@ class Sidecar:
         """An ``ok`` sidecar written before the analysis kept its importance profile
         (an ``analysis`` without the ``importance`` key; today's always has it, ``null``
         when saliency did not run): ``c=7`` serves its stored boxes (the placer in
-        :mod:`smartthumb.sidecars.cache`) and a backfill or an event of the same
-        version re-analyses it (:func:`~smartthumb.sidecars.ordering.decide_write`)."""
+        :mod:`smartthumb.sidecars.cache`) and a backfill of the same version
+        re-analyses it (:func:`~smartthumb.sidecars.ordering.decide_write`)."""
         return self.ok and isinstance(self.analysis, dict) and "importance" not in self.analysis
 
     @classmethod
