@@ -96,6 +96,9 @@ class Settings:
     enable_webp: bool = True
     #: ENABLE_AVIF: answer with AVIF when ``Accept`` allows it (and the encode fits the deadline).
     enable_avif: bool = True
+    #: ENABLE_CLIENT_HINTS: read Sec-CH-DPR / Sec-CH-Width when the URL gives no ``dpr`` / ``w``
+    #: (:mod:`smartthumb.client_hints`); refused with signing on (headers cannot be signed).
+    enable_client_hints: bool = False
     #: RENDER_BUCKET: bucket of the render store ("" = no S3 render store).
     render_bucket: str = ""
     #: RENDER_PREFIX: key prefix of stored renders (also the CloudFront path they are served under).
@@ -177,6 +180,7 @@ class Settings:
             fallback_cache_control=env.get("FALLBACK_CACHE_CONTROL", "").strip() or cls.fallback_cache_control,
             enable_webp=_bool(env, "ENABLE_WEBP", cls.enable_webp),
             enable_avif=_bool(env, "ENABLE_AVIF", cls.enable_avif),
+            enable_client_hints=_bool(env, "ENABLE_CLIENT_HINTS", cls.enable_client_hints),
             render_bucket=env.get("RENDER_BUCKET", "").strip(),
             render_prefix=env.get("RENDER_PREFIX", "").strip() or cls.render_prefix,
             local_render_store=env.get("LOCAL_RENDER_STORE", "").strip(),
@@ -232,6 +236,11 @@ class Settings:
             raise ConfigError("MAX_DIMENSION must be at most 16383 (the WebP encoder's limit)")
         if self.memory_reserve_mb >= self.function_memory_mb:
             raise ConfigError("MEMORY_RESERVE_MB must be below the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)")
+        if self.enable_client_hints and (
+            self.signing_secret or self.signing_secret_parameter or self.signing_secret_arn
+        ):
+            # A signature covers the query; hint headers would change the output unsigned.
+            raise ConfigError("ENABLE_CLIENT_HINTS cannot be used with signed URLs (infra/SIGNING.md)")
         if self.max_dpr < 1:
             raise ConfigError("MAX_DPR must be at least 1")
         for r in self.smartcrop_aspect_ratios:

@@ -9,7 +9,7 @@ a matching ``If-None-Match`` is answered before any pixel is decoded.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from smartthumb import __version__, animation, limits, negotiation, render
@@ -84,6 +84,25 @@ def store_digest(
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def meta_of(headers: list[tuple[str, str]], crop: Box | None) -> dict[str, str]:
+    """What a stored render keeps of its response besides the body (:func:`headers_from_meta` reverses it)."""
+    animation = dict(headers).get(ANIMATION_HEADER)
+    meta = {} if animation is None else {"animation": animation}
+    if crop is not None:
+        meta["crop"] = f"{crop.x},{crop.y},{crop.w},{crop.h}"
+    return meta
+
+
+def headers_from_meta(meta: Mapping[str, str]) -> tuple[tuple[tuple[str, str], ...], Box | None]:
+    """A stored render's response headers and crop box, as rendering it answered them."""
+    headers = ((ANIMATION_HEADER, meta["animation"]),) if "animation" in meta else ()
+    try:
+        crop = Box(*(int(v) for v in meta["crop"].split(","))) if "crop" in meta else None
+    except (TypeError, ValueError):
+        crop = None  # not ours: left out rather than failing a hit
+    return headers, crop
+
+
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """RFC 9110 weak comparison over a comma-separated list (or ``*``)."""
     if not if_none_match:
@@ -125,14 +144,15 @@ class ThumbnailService:
             return None
         etag = make_etag(source_etag, request, fmt, None)  # what rendering it would answer
         vary = render.format_switches(self.settings).varies
-        headers = ((STORE_HEADER, "hit"),)
+        headers, crop = headers_from_meta(stored.meta)  # what rendering it answered
+        headers = (*headers, (STORE_HEADER, "hit"))
         cache_control = self.settings.cache_control
         if etag_matches(if_none_match, etag):
-            return Thumbnail(None, stored.content_type, etag, cache_control, None, vary, headers)
+            return Thumbnail(None, stored.content_type, etag, cache_control, None, vary, headers, None, crop)
         if len(stored.body) > self.settings.max_inline_bytes:
             location = self.store.location(key)
-            return Thumbnail(None, stored.content_type, etag, cache_control, None, vary, headers, location)
-        return Thumbnail(stored.body, stored.content_type, etag, cache_control, None, vary, headers)
+            return Thumbnail(None, stored.content_type, etag, cache_control, None, vary, headers, location, crop)
+        return Thumbnail(stored.body, stored.content_type, etag, cache_control, None, vary, headers, None, crop)
 
     def thumbnail(
         self,
@@ -242,7 +262,7 @@ class ThumbnailService:
 
         if store is None or key is None:
             return answer(body)
-        saved = store.put(key, body, content_type, cache_control)
+        saved = store.put(key, body, content_type, cache_control, meta_of(headers, crop))
         if len(body) > self.settings.max_inline_bytes:
             if not saved:
                 raise SourceUnavailable("the render store is unavailable for a large thumbnail; try again")
