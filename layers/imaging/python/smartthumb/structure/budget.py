@@ -26,8 +26,11 @@ whatever ``draft`` does: libjpeg entropy-decodes every coefficient of every
 scan before the scaled IDCT. :func:`decode_cpu_ms` estimates a decode's CPU
 from the header and the file size, by a linear model per decode path fitted
 on genuine files (``tests/hardening/measure_decode_cpu.py``; constants
-rounded up so it over-estimates every measured file), and
-:func:`require_cpu` refuses (413) above ``MAX_DECODE_CPU_MS``:
+rounded up; on this shared 2-core machine the measured decodes land within
+about 15 % of the estimate either way, as the load varies), and
+:func:`require_cpu` refuses (413) above ``MAX_DECODE_CPU_MS`` (1000 ms by
+default, which leaves the rest of an AnalyzeFunction call, the models and
+S3, room under 2 s):
 
 * JPEG: ``0.9 ms`` per MB of the coefficient buffer (progressive or
   multi-scan only) + ``1.2 ms`` per Mpx + per MiB of file ``35 ms``
@@ -35,8 +38,8 @@ rounded up so it over-estimates every measured file), and
 * PNG: per MB of inflated rows, ``3.3 ms`` (libspng strips), ``3.7 ms``
   (Pillow's whole frame: 16-bit, palette, tRNS) or ``4.5 ms`` (interlaced),
   the worst case (zero rows); the content cannot be known from the header;
-* GIF, TIFF, BMP, WebP, HEIF: not estimated (0); the pixel, structure and
-  memory limits bound them.
+* GIF, TIFF, BMP, WebP, HEIF: not estimated (0, not measured); the pixel,
+  structure and memory limits bound them.
 """
 
 from __future__ import annotations
