@@ -27,7 +27,7 @@ from smartthumb.config import Settings
 from smartthumb.errors import SourceTooLarge
 from smartthumb.local_server import http_api_event
 from tests.conftest import EVENTS, FakeLambdaContext
-from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_ingest_analyzer
+from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_analyzer, with_ingest_analyzer
 from tests.hardening import floods, genuine
 from tests.hardening.test_capped_memory import ANALYZE_MB, THUMBNAIL_MB, run_capped
 
@@ -149,6 +149,23 @@ def test_over_the_budget_is_an_error_sidecar_from_the_analyze_function(
     doc = json.loads(s3.get_object(Bucket=ANALYSIS, Key=f"analysis/{PREFIX}p.jpg.json")["Body"].read())
     assert doc["status"] == "error" and doc["error"]["status"] == 413
     assert "MAX_DECODE_CPU_MS" in doc["error"]["message"]
+
+
+def test_c7_without_a_sidecar_is_blind_ratio_when_two_decodes_are_over(tight, s3, monkeypatch, function_loader) -> None:
+    """c=7 without a sidecar decodes twice (analysis, render): each under the budget is not enough."""
+    estimate = structure.decode_cpu_ms(_facts(tight), len(tight))
+    monkeypatch.setenv("MAX_DECODE_CPU_MS", str(estimate * 3 // 2))  # one decode fits, two do not
+    fake = FakeAnalyzer()
+    fn = with_analyzer(function_loader("thumbnail"), fake)
+    target = "/th?id=p.jpg&w=100&h=100&c=7"
+    blind = fn.handler(http_api_event("GET", target, {"accept": "*/*"}), FakeLambdaContext())
+    assert blind["statusCode"] == 200 and blind["headers"]["X-Smartthumb-Region"] == "fallback"
+    assert fake.calls == []  # no analysis started
+    assert fn.handler(http_api_event("GET", "/th?id=p.jpg&w=100", {}), FakeLambdaContext())["statusCode"] == 200
+    monkeypatch.setenv("MAX_DECODE_CPU_MS", str(estimate * 2))
+    fn = with_analyzer(function_loader("thumbnail"), fake)
+    smart = fn.handler(http_api_event("GET", target, {"accept": "*/*"}), FakeLambdaContext())
+    assert smart["headers"]["X-Smartthumb-Region"] == "computed" and len(fake.calls) == 1
 
 
 # ------------------------------------------------------------------ genuine files, every door, measured

@@ -195,7 +195,8 @@ class ThumbnailService:
         deadline = limits.Deadline(remaining_ms)
         deadline.require(limits.RENDER_FLOOR_MS)  # no time left: 503 before touching the store
         # The source's version (a HEAD) decides a 304 and finds a stored render, before any download.
-        version = self._head(request.id) if force_format is None and (if_none_match or self.store) else None
+        wanted = force_format is None and (bool(if_none_match) or self.store is not None)
+        version = self._head(request.id) if wanted else None
         if version is not None and if_none_match:
             not_modified = self._not_modified(request, accepted, if_none_match, version)
             if not_modified is not None:
