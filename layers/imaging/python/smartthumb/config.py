@@ -135,6 +135,9 @@ class Settings:
     #: MEMORY_RESERVE_MB: what a warm handler process holds before a decode: a ThumbnailFunction
     #: measured 421 MB resident after one c=7 request (the ONNX models loaded; see structure.budget).
     memory_reserve_mb: int = 448
+    #: MAX_DECODE_CPU_MS: most CPU a decode may be estimated to take (structure.budget); above, 413.
+    #: 1000 keeps a whole AnalyzeFunction call (models included) under 2 s of CPU here (0: no limit).
+    max_decode_cpu_ms: int = 1000
     #: XDG_CACHE_HOME: where the default local sidecar folder goes (default: ``~/.cache``).
     cache_home: str = ""
     #: SMARTTHUMB_MODELS_DIR: a folder searched first for the ONNX model files (tests, local overrides).
@@ -197,6 +200,7 @@ class Settings:
             local_analysis_store=env.get("LOCAL_ANALYSIS_STORE", "").strip(),
             function_memory_mb=_int(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", cls.function_memory_mb),
             memory_reserve_mb=_int(env, "MEMORY_RESERVE_MB", cls.memory_reserve_mb),
+            max_decode_cpu_ms=_int(env, "MAX_DECODE_CPU_MS", cls.max_decode_cpu_ms),
             cache_home=env.get("XDG_CACHE_HOME", "").strip(),
             models_dir=env.get("SMARTTHUMB_MODELS_DIR", "").strip(),
         )
