@@ -30,7 +30,7 @@ FORMAT_FALLBACK_HEADER = "X-Smartthumb-Format-Fallback"
 STORE_HEADER = "X-Smartthumb-Store"
 
 #: Bumped when a change alters output pixels, so cached ETags turn over.
-RENDER_VERSION = f"{__version__}.1"
+RENDER_VERSION = f"{__version__}.2"
 
 
 @dataclass(frozen=True, slots=True)
