@@ -15,7 +15,10 @@ Rules and thresholds
   faces; otherwise, from the saliency map, the pixels at or above
   :data:`SALIENCY_THRESHOLD` (the network's sigmoid output), trimmed of
   :data:`ROI_MASS_TRIM` of their mass on each side of each axis so a stray
-  speck does not stretch the box; ``None`` ("nothing salient") when fewer
+  speck does not stretch the box; then the top grows back over the salient
+  rows directly above it (no gap), by up to :data:`ROI_TOP_GROW` of the
+  region's height: the ears, horns or hair at the top of a head hold little
+  mass, and a tall subject is cropped from its top; ``None`` ("nothing salient") when fewer
   than :data:`MIN_SALIENT_FRACTION` of the map's pixels pass.
 * **Box for a ratio**: the largest box of that ratio inside the image
   (:func:`smartthumb.geometry.ratio_box_size`: integers, one side full, the
@@ -54,7 +57,9 @@ Rules and thresholds
 
 Values: faces +50 % of their height above, +20 % below, +25 % of their width
 each side; saliency threshold 0.5; nothing salient below 0.5 % of the map;
-ROI trim 1 % of the mass per side; mass tolerance 1 % of the total.
+ROI trim 1 % of the mass per side (the top regrown by up to 15 % over touching rows); mass tolerance 1 % of the total.
+The importance projections are taken from the saliency map weighted by
+detail (:mod:`.detail`), not from the raw map.
 """
 
 from __future__ import annotations
@@ -76,6 +81,8 @@ FACE_INSIDE = 0.9
 SALIENCY_THRESHOLD = 0.5
 MIN_SALIENT_FRACTION = 0.005
 ROI_MASS_TRIM = 0.01
+#: The region's top grows over contiguous salient rows above the trimmed top, by up to this share of its height.
+ROI_TOP_GROW = 0.15
 MASS_TOLERANCE = 0.01
 #: A salient region wider than the window is placed by the mass of its top part (this fraction of its height).
 TOP_BAND = 0.4
@@ -134,6 +141,12 @@ def saliency_roi(saliency: np.ndarray, size: Size) -> Box | None:
     mh, mw = saliency.shape
     c0, c1 = _trimmed_extent(weight.sum(axis=0), ROI_MASS_TRIM)
     r0, r1 = _trimmed_extent(weight.sum(axis=1), ROI_MASS_TRIM)
+    # Ears, horns and hair are thin but are the top of a head: the top grows back
+    # over the salient rows right above it (not over a gap, so a stray speck stays out).
+    rows = mask.any(axis=1)
+    limit = max(r0 - math.ceil(ROI_TOP_GROW * (r1 - r0 + 1)), 0)
+    while r0 > limit and rows[r0 - 1]:
+        r0 -= 1
     return clip_box(
         c0 * size.width / mw,
         r0 * size.height / mh,
