@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smartthumb.analysis import boxes
-from smartthumb.geometry import Box, Size, ratio_box_size
+from smartthumb.geometry import Box, Size, blind_crop, ratio_box_size
 
 RATIOS = st.floats(min_value=0.5, max_value=2.0, allow_nan=False)
 
@@ -149,13 +149,16 @@ def test_a_tall_subject_keeps_its_top(size: Size, data: st.DataObject) -> None:
         assert box.inside(size)
 
 
-def test_nothing_salient_gives_the_centre() -> None:
+def test_nothing_salient_gives_the_blind_crop() -> None:
+    """Nothing to keep: Bing's blind ratio crop (c=7 without a region), centred when wide, the top when tall."""
     size = Size(1000, 400)
     flat = np.zeros((20, 20), dtype=np.float32)
     roi = boxes.region_of_interest([], flat, size)
     assert roi is None
     assert boxes.crop_for_ratio(size, 1.0, [], flat, roi) == Box(300, 0, 400, 400)
-    assert boxes.crop_for_ratio(Size(400, 1000), 1.0, [], None, None) == Box(0, 300, 400, 400)
+    assert boxes.crop_for_ratio(Size(400, 1000), 1.0, [], None, None) == Box(0, 0, 400, 400)
+    for src, ratio in ((Size(1001, 400), 1.0), (Size(400, 1000), 0.75), (Size(37, 91), 1.5)):
+        assert boxes.crop_for_ratio(src, ratio, [], None, None) == blind_crop(src, ratio)
 
 
 def test_face_pulls_the_window_to_the_side() -> None:
@@ -238,3 +241,36 @@ def test_importance_places_every_ratio_as_the_map_does(scene: tuple, data: st.Da
     expected = boxes.crop_for_ratio(size, ratio, [], saliency, roi)
     assert boxes.crop_for_ratio(size, ratio, [], importance, roi) == expected
     assert boxes.crop_for_ratio(size, ratio, [], again, roi) == expected
+
+
+def test_saliency_roi_top_grows_over_touching_rows_not_over_a_gap() -> None:
+    sal = np.zeros((100, 100), dtype=np.float32)
+    sal[40:80, 20:60] = 0.9  # a body
+    sal[36:40, 30:32] = 0.9  # thin ears touching it: little mass, but its top
+    assert boxes.saliency_roi(sal, Size(100, 100)).y == 36
+    sal[36:40] = 0.0
+    sal[30:33, 30:32] = 0.9  # the same ears with a gap: not grown over
+    assert boxes.saliency_roi(sal, Size(100, 100)).y == 40
+
+
+def _wide_animal(bottom: int) -> tuple[Size, np.ndarray]:
+    """A 100 x 50 map: a wide salient body whose top band is at the left (a raised head) and
+    whose most mass is at the right (the rump), ending at row ``bottom``."""
+    sal = np.zeros((50, 100), dtype=np.float32)
+    sal[bottom - 20 : bottom, 40:95] = 1.0  # the body, heavy
+    sal[bottom - 28 : bottom - 20, 5:20] = 1.0  # the head, above the back, at the left end
+    sal[bottom - 20 : bottom - 12, 5:40] = 1.0  # the neck
+    return Size(1000, 500), sal
+
+
+def test_a_wide_standing_subject_keeps_its_top_band_a_floating_one_its_mass() -> None:
+    size, standing = _wide_animal(bottom=50)
+    roi = boxes.saliency_roi(standing, size)
+    assert boxes.grounded(roi, size) and roi.w > 250
+    box = boxes.crop_for_ratio(size, 0.5, [], standing, roi)
+    assert box.x <= 65 and box.right >= 200  # the head (x 50-200) is kept, 90 % or more
+    size, floating = _wide_animal(bottom=35)
+    roi = boxes.saliency_roi(floating, size)
+    assert not boxes.grounded(roi, size)
+    box = boxes.crop_for_ratio(size, 0.5, [], floating, roi)
+    assert box.x >= 400  # placed on the mass (the body, x 400-950)

@@ -23,6 +23,7 @@ FACE_EXPAND_BOTTOM = 0.2
 FACE_EXPAND_SIDE = 0.25
 FACE_INSIDE = 0.9
 MASS_TOLERANCE = 0.01
+GROUND_BAND = 0.2
 
 
 def _clip(x0: float, y0: float, x1: float, y1: float, size: Size) -> Box:
@@ -110,7 +111,8 @@ def place(
         if axis == 1 and roi.h > extent:
             top = min(max(roi.y, 0), positions - 1)
             return Box(0, top, window.width, window.height)
-        key = ("topColumns" if roi.w > extent else "columns") if axis == 0 else "rows"
+        standing = roi.y + roi.h >= (1.0 - GROUND_BAND) * size.height
+        key = ("topColumns" if roi.w > extent and standing else "columns") if axis == 0 else "rows"
         cells = [float(v) for v in importance[key]]
         profile = [cells[c] for c in _cells(length, len(cells))]
 
@@ -123,9 +125,11 @@ def place(
         floor = best_mass - MASS_TOLERANCE * max(cum[-1], 1e-12)
         allowed = [ok and m >= floor for m, ok in zip(mass, allowed, strict=True)]
 
-    target_region = roi if roi is not None else Box(0, 0, size.width, size.height)
-    centred = place_window(window, size, target_region)
-    target = centred.x if axis == 0 else centred.y
+    if roi is None:
+        target = (size.width - window.width) // 2 if axis == 0 else 0
+    else:
+        centred = place_window(window, size, roi)
+        target = centred.x if axis == 0 else centred.y
     p = min((i for i, ok in enumerate(allowed) if ok), key=lambda i: abs(i - target))
     if axis == 0:
         return Box(p, 0, window.width, window.height)

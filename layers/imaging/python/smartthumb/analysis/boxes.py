@@ -36,16 +36,20 @@ Rules and thresholds
      neighbour, so this is the integral-image sum, in O(length));
      positions within :data:`MASS_TOLERANCE` of the total mass of the best
      count as equal, so near-flat stretches do not decide by noise;
-  5. the position closest to the one centring the region of interest (the
-     image centre without one).
+  5. the position closest to the one centring the region of interest.
 
-  With no faces and nothing salient the box is centred. Without faces, a
+  With no faces and nothing salient the box is Bing's blind ratio crop
+  (:func:`smartthumb.geometry.blind_crop`, what ``c=7`` does without a
+  region): centred in a wide image, at the top of a tall one. Without faces, a
   salient region taller than a window that slides vertically is cut from its
   top (people: the head; animals standing: the head; spires, rockets: the top)
   instead of keeping the middle of its mass; one wider than a window that
-  slides horizontally is placed by the saliency mass in its top
-  :data:`TOP_BAND` (an animal's head stands above its back, a person's head
-  above the shoulders), not by its whole mass.
+  slides horizontally is placed, when it stands on something (it reaches
+  the bottom :data:`GROUND_BAND` of the image: an animal on the ground, a
+  person), by the mass in its top :data:`TOP_BAND` (an animal's head stands
+  above its back, a person's head above the shoulders), and when it floats
+  (a bird in flight, a running cat in mid-frame) by its whole detail-weighted
+  mass (a head or a beak is its sharpest part; wings are smooth).
 * **Automatic crop** (no ratio requested): the region of interest's own
   ratio, clamped to [:data:`AUTO_RATIO_MIN`, :data:`AUTO_RATIO_MAX`] (the
   range Azure allows there) and rounded to two decimals, then boxed like a
@@ -86,6 +90,8 @@ ROI_TOP_GROW = 0.15
 MASS_TOLERANCE = 0.01
 #: A salient region wider than the window is placed by the mass of its top part (this fraction of its height).
 TOP_BAND = 0.4
+#: A region reaching into this bottom share of the image stands on something (see :func:`grounded`).
+GROUND_BAND = 0.2
 #: Peak value of a compact importance projection (see :meth:`Importance.compact`).
 IMPORTANCE_SCALE = 10000
 
@@ -203,6 +209,11 @@ def _containment_counts(intervals: Sequence[tuple[int, int]], window: int, posit
 def _nearest_index(length: int, cells: int) -> np.ndarray:
     """Map cell of each of ``length`` source pixels (nearest-neighbour upsampling)."""
     return (np.arange(length, dtype=np.int64) * cells) // length
+
+
+def grounded(roi: Box, size: Size) -> bool:
+    """Whether a salient region reaches the bottom :data:`GROUND_BAND` of the image (it stands on something)."""
+    return roi.bottom >= (1.0 - GROUND_BAND) * size.height
 
 
 def top_band(saliency: np.ndarray, roi: Box, size: Size) -> np.ndarray:
@@ -326,11 +337,10 @@ def best_box(
         importance = saliency if isinstance(saliency, Importance) else Importance.from_map(saliency, size, roi)
         # A subject wider than the window: keep its top part (an animal's
         # head stands above its back; a person's head above the shoulders).
-        profile = importance.profile(axis, size, top=axis == 0 and roi.w > extent)
+        profile = importance.profile(axis, size, top=axis == 0 and roi.w > extent and grounded(roi, size))
     else:
         profile = None
 
-    target_region = roi if roi is not None else Box(0, 0, size.width, size.height)
     if not faces and roi is not None and axis == 1 and roi.h > extent:
         # A tall salient subject larger than the window: keep its top (a
         # head, a spire, a rocket's nose), not the middle of its mass.
@@ -343,8 +353,12 @@ def best_box(
         best = mass[candidates].max()
         candidates &= mass >= best - MASS_TOLERANCE * max(cum[-1], 1e-12)
 
-    centred = place_window(window, size, target_region)
-    target = centred.x if axis == 0 else centred.y
+    if roi is None:
+        # Nothing to keep: Bing's blind ratio crop, what c=7 does without a region.
+        target = (size.width - window.width) // 2 if axis == 0 else 0
+    else:
+        centred = place_window(window, size, roi)
+        target = centred.x if axis == 0 else centred.y
     allowed = np.nonzero(candidates)[0]
     p = int(allowed[np.argmin(np.abs(allowed - target))])
     if axis == 0:
