@@ -66,6 +66,11 @@ def _counts(intervals: Sequence[tuple[int, int]], window: int, positions: int) -
     return out
 
 
+def _most(counts: list[int], allowed: list[bool]) -> list[bool]:
+    best = max(c for c, ok in zip(counts, allowed, strict=True) if ok)
+    return [ok and c == best for c, ok in zip(counts, allowed, strict=True)]
+
+
 def _cells(length: int, cells: int) -> list[int]:
     return [(i * cells) // length for i in range(length)]
 
@@ -93,11 +98,8 @@ def place(
     profile: list[float] | None = None
     if faces:
         expanded = [_expand(f, size) for f in faces]
-        tiers = ([_mostly(span(f), extent) for f in faces], [span(f) for f in faces], [span(e) for e in expanded])
-        for intervals in tiers:
-            counts = _counts(intervals, extent, positions)
-            best = max(c for c, ok in zip(counts, allowed, strict=True) if ok)
-            allowed = [ok and c == best for c, ok in zip(counts, allowed, strict=True)]
+        for intervals in ([_mostly(span(f), extent) for f in faces], [span(f) for f in faces]):
+            allowed = _most(_counts(intervals, extent, positions), allowed)
         diff = [0.0] * (length + 1)
         for b in expanded:
             start, end, cross = (b.x, b.right, b.h) if axis == 0 else (b.y, b.bottom, b.w)
@@ -124,6 +126,8 @@ def place(
         best_mass = max(m for m, ok in zip(mass, allowed, strict=True) if ok)
         floor = best_mass - MASS_TOLERANCE * max(cum[-1], 1e-12)
         allowed = [ok and m >= floor for m, ok in zip(mass, allowed, strict=True)]
+    if faces:
+        allowed = _most(_counts([span(e) for e in expanded], extent, positions), allowed)
 
     if roi is None:
         target = (size.width - window.width) // 2 if axis == 0 else 0

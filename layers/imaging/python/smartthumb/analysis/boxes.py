@@ -29,13 +29,15 @@ Rules and thresholds
      (so every face that can fit is kept, and when not all can, as many faces
      as possible are kept mostly whole rather than one whole and one cut);
   2. the number of detected faces held whole;
-  3. the number of *expanded* faces held whole;
-  4. the importance mass inside: the saliency map's when it was computed,
-     else the expanded faces' area — exact window sums over a prefix sum of
-     the map's projection on the free axis (the map is upsampled by nearest
-     neighbour, so this is the integral-image sum, in O(length));
-     positions within :data:`MASS_TOLERANCE` of the total mass of the best
-     count as equal, so near-flat stretches do not decide by noise;
+  3. the importance mass inside: the saliency map's when it was computed,
+     else the expanded faces' area (so when not every face fits, the larger,
+     nearer faces of a group win over a small one at its side) — exact
+     window sums over a prefix sum of the map's projection on the free axis
+     (the map is upsampled by nearest neighbour, so this is the
+     integral-image sum, in O(length)); positions within
+     :data:`MASS_TOLERANCE` of the total mass of the best count as equal, so
+     near-flat stretches do not decide by noise;
+  4. the number of *expanded* faces (hair, chin) held whole;
   5. the position closest to the one centring the region of interest.
 
   With no faces and nothing salient the box is Bing's blind ratio crop
@@ -206,6 +208,12 @@ def _containment_counts(intervals: Sequence[tuple[int, int]], window: int, posit
     return np.cumsum(diff[:-1])
 
 
+def _most(counts: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The candidates with the highest count among candidates."""
+    counts = np.where(candidates, counts, -1)
+    return counts == counts.max()
+
+
 def _nearest_index(length: int, cells: int) -> np.ndarray:
     """Map cell of each of ``length`` source pixels (nearest-neighbour upsampling)."""
     return (np.arange(length, dtype=np.int64) * cells) // length
@@ -327,11 +335,8 @@ def best_box(
     if faces:
         expanded = [expand_face(f, size) for f in faces]
         mostly = [mostly_inside_span(span(f), extent) for f in faces]
-        tiers = (mostly, [span(f) for f in faces], [span(e) for e in expanded])
-        for intervals in tiers:
-            counts = _containment_counts(intervals, extent, positions)
-            counts = np.where(candidates, counts, -1)
-            candidates &= counts == counts.max()
+        for intervals in (mostly, [span(f) for f in faces]):
+            candidates &= _most(_containment_counts(intervals, extent, positions), candidates)
         profile = _profile_from_boxes(expanded, axis, length)
     elif saliency is not None and roi is not None:
         importance = saliency if isinstance(saliency, Importance) else Importance.from_map(saliency, size, roi)
@@ -352,6 +357,8 @@ def best_box(
         mass = cum[extent:] - cum[:positions]
         best = mass[candidates].max()
         candidates &= mass >= best - MASS_TOLERANCE * max(cum[-1], 1e-12)
+    if faces:
+        candidates &= _most(_containment_counts([span(e) for e in expanded], extent, positions), candidates)
 
     if roi is None:
         # Nothing to keep: Bing's blind ratio crop, what c=7 does without a region.
