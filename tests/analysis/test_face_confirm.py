@@ -50,8 +50,8 @@ def test_skin_fraction_reads_the_middle_of_the_box() -> None:
 class _FakeYuNet:
     """Outputs with one confident face at the middle of the 640 input (stride 32), counting runs."""
 
-    def __init__(self, score: float) -> None:
-        self.score, self.runs = score, 0
+    def __init__(self, score: float, side: int) -> None:
+        self.score, self.side, self.runs = score, side, 0
 
     def get_outputs(self) -> list:
         class Out:
@@ -69,27 +69,30 @@ class _FakeYuNet:
             out[f"obj_{s}"] = np.zeros((1, n, 1), np.float32)
             out[f"bbox_{s}"] = np.zeros((1, n, 4), np.float32)
             out[f"kps_{s}"] = np.zeros((1, n, 10), np.float32)
-        if self.runs == 1:  # the first pass: a 64 x 64 face centred at (80, 80) of the input
+        if self.runs == 1:  # the first pass: a side x side face centred at (80, 80) of the input
             cell = 2 * 20 + 2
             out["cls_32"][0, cell] = out["obj_32"][0, cell] = self.score
-            out["bbox_32"][0, cell] = [0.5, 0.5, np.log(2), np.log(2)]
+            out["bbox_32"][0, cell] = [0.5, 0.5, np.log(self.side / 32), np.log(self.side / 32)]
         return [out[n] for n in names]
 
 
-def _detect(monkeypatch, rgb: np.ndarray, score: float) -> tuple[list[faces.RawFace], int]:
+def _detect(monkeypatch, rgb: np.ndarray, score: float, side: int = 32) -> tuple[list[faces.RawFace], int]:
     from smartthumb.analysis import models
 
-    fake = _FakeYuNet(score)
+    fake = _FakeYuNet(score, side)
     monkeypatch.setattr(models, "get_session", lambda model, side=None: fake)
     return faces.detect_faces(rgb), fake.runs
 
 
 def test_the_upsampled_pass_runs_only_after_a_person(monkeypatch) -> None:
+    """A person with a small face (32 px of a 640 x 427 image): the second pass runs, in 2 tiles."""
     rgb = np.full((427, 640, 3), STEEL, dtype=np.uint8)
-    rgb[30:100, 30:100] = SKIN  # the face box is x, y 48-112 in this image
+    rgb[30:130, 30:130] = SKIN  # the face box is x, y 64-96 (or 48-112 for 64 px)
     found, runs = _detect(monkeypatch, rgb, 0.9)
-    assert len(found) == 1 and runs == 1 + len(faces.tiles(1280, 854))
-    assert len(faces.tiles(1280, 854)) == 6
+    assert len(found) == 1 and runs == 1 + len(faces.tiles(960, 640)) == 3
+    # A close-up (64 px is 15 % of the short side): no second pass.
+    found, runs = _detect(monkeypatch, rgb, 0.9, side=64)
+    assert len(found) == 1 and runs == 1
     # A confident candidate without skin (a headlight) is no person: one pass only.
     found, runs = _detect(monkeypatch, np.full((427, 640, 3), STEEL, dtype=np.uint8), 0.9)
     assert len(found) == 1 and runs == 1

@@ -30,14 +30,16 @@ has no chroma, so there the score alone decides.
 Second scale: YuNet is documented for faces of about 10-300 px, and at 640
 the background faces of a group (15-25 px) score 0.3-0.45. When the first
 pass found a person (a confident detection with skin in its middle:
-:func:`is_person`), the analysis image is upsampled :data:`TILE_SCALE` times
-and run again in overlapping 640 x 640 tiles (6 for a 640 x 427 image,
-~8 ms each); there those faces score 0.7-0.85. Upsampling also lifts texture (a flag, a
-patch) to 0.5-0.6 with skin chroma, so only the second pass's candidates of
-at least :data:`CONFIRM_SCORE` are taken; they join the first pass's in one
-NMS (the higher score wins). Without a person in the first
-pass (animals, products, the false-face traps) the second pass does not run,
-so a headlight or fur that scores high when upsampled is never seen there.
+:func:`is_person`) whose face is under :data:`TILE_FACE_MAX` of the short
+side (a group or a medium shot, not a close-up), the analysis image is
+upsampled :data:`TILE_SCALE` times and run again in overlapping 640 x 640
+tiles (2 for a 640 x 427 image, 4 for a square one, ~12 ms each); there
+those faces score 0.7-0.85. Upsampling also lifts texture (a flag, a patch)
+to 0.5-0.6 with skin chroma, so only the second pass's candidates of at
+least :data:`CONFIRM_SCORE` are taken; they join the first pass's in one NMS
+(the higher score wins). Without a person in the first pass (animals,
+products, the false-face traps) the second pass does not run, so a
+headlight or fur that scores high when upsampled is never seen there.
 """
 
 from __future__ import annotations
@@ -62,11 +64,12 @@ MAX_FACES = 50
 #: Candidates before NMS (limits the NMS cost on busy pictures).
 PRE_NMS_TOP_K = 500
 STRIDES = (8, 16, 32)
-#: The upsampled pass: factor, tile overlap (input pixels) and the largest analysis image it runs on
-#: (a 640 x 427 image at 2x is 6 tiles).
-TILE_SCALE = 2
+#: The upsampled pass: factor, tile overlap (input pixels) and the largest analysis image it runs on.
+TILE_SCALE = 1.5
 TILE_OVERLAP = 120
 TILE_MAX_SIDE = 640
+#: ... and only when the smallest person's face is below this share of the image's short side (not after a close-up).
+TILE_FACE_MAX = 0.125
 SIDE = models.YUNET.input_side
 
 
@@ -218,17 +221,20 @@ def _upsampled_pass(session: object, names: list[str], rgb: np.ndarray, threshol
     from PIL import Image
 
     height, width = rgb.shape[:2]
-    k = TILE_SCALE
-    up = np.asarray(Image.fromarray(rgb).resize((width * k, height * k), Image.Resampling.BILINEAR))
+    up_w, up_h = round(width * TILE_SCALE), round(height * TILE_SCALE)
+    up = np.asarray(Image.fromarray(rgb).resize((up_w, up_h), Image.Resampling.BILINEAR))
+    kx, ky = up_w / width, up_h / height
     found = []
-    for tx, ty in tiles(width * k, height * k):
+    for tx, ty in tiles(up_w, up_h):
         rows = _run(session, names, up[ty : ty + SIDE, tx : tx + SIDE], threshold)
-        rows[:, 0:1] += tx
-        rows[:, 1:2] += ty
+        rows[:, 0] += tx
+        rows[:, 1] += ty
         rows[:, 5::2] += tx
         rows[:, 6::2] += ty
-        rows[:, :4] /= k
-        rows[:, 5:] /= k
+        rows[:, [0, 2]] /= kx
+        rows[:, [1, 3]] /= ky
+        rows[:, 5::2] /= kx
+        rows[:, 6::2] /= ky
         found.append(rows)
     return np.concatenate(found) if found else np.zeros((0, 15), dtype=np.float32)
 
@@ -260,7 +266,8 @@ def detect_faces(rgb: np.ndarray, score_threshold: float = SCORE_THRESHOLD) -> l
     low-scoring candidates confirmed by skin chroma (:func:`confirmed`).
 
     Two scales (module docstring): the whole image at 640; then, when that
-    pass found a person (:func:`is_person`) and the image is no larger than
+    pass found a person (:func:`is_person`) whose face is smaller than
+    :data:`TILE_FACE_MAX` of the short side and the image is no larger than
     :data:`TILE_MAX_SIDE`, :data:`TILE_SCALE`-times upsampled tiles for the
     small faces beside them; the candidates of both go through one NMS (the
     higher score wins) and the same confirmation.
@@ -270,7 +277,8 @@ def detect_faces(rgb: np.ndarray, score_threshold: float = SCORE_THRESHOLD) -> l
     height, width = rgb.shape[:2]
     candidates = _run(session, names, rgb, score_threshold)
     first = confirmed(rgb, _faces(nms(candidates), width, height))
-    if max(height, width) > TILE_MAX_SIDE or not any(is_person(rgb, f) for f in first):
+    people = [f.h for f in first if is_person(rgb, f)]
+    if max(height, width) > TILE_MAX_SIDE or not people or min(people) >= TILE_FACE_MAX * min(height, width):
         return first
     # Upsampling makes texture look like small faces too: only its confident candidates count.
     candidates = np.concatenate([candidates, _upsampled_pass(session, names, rgb, max(score_threshold, CONFIRM_SCORE))])
