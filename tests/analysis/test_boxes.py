@@ -102,7 +102,7 @@ def test_as_many_faces_as_possible_are_kept_mostly_then_whole(scene: tuple) -> N
 @settings(max_examples=200, deadline=None)
 @given(sizes(max_side=600), st.data())
 def test_saliency_mass_is_maximal_within_tolerance(size: Size, data: st.DataObject) -> None:
-    """Without faces the window holds the most saliency (nearest-neighbour map), up to MASS_TOLERANCE;
+    """Without faces the window holds the most saliency (nearest-neighbour map), up to SALIENCY_TOLERANCE;
     of the region's top band when the region is wider than the window."""
     mh, mw = data.draw(st.integers(4, 16)), data.draw(st.integers(4, 16))
     seed = data.draw(st.integers(0, 2**32 - 1))
@@ -126,7 +126,7 @@ def test_saliency_mass_is_maximal_within_tolerance(size: Size, data: st.DataObje
         assert box.y == 0
         return
     best = max(mass(x, y) for x in range(size.width - box.w + 1) for y in range(size.height - box.h + 1))
-    assert mass(box.x, box.y) >= best - boxes.MASS_TOLERANCE * full.sum() - 1e-6
+    assert mass(box.x, box.y) >= best - boxes.SALIENCY_TOLERANCE * full.sum() - 1e-6
 
 
 @settings(max_examples=200, deadline=None)

@@ -24,6 +24,7 @@ FACE_EXPAND_SIDE = 0.25
 FACE_INSIDE = 0.9
 MASS_TOLERANCE = 0.01
 GROUND_BAND = 0.2
+SALIENCY_TOLERANCE = 0.0003
 
 
 def _clip(x0: float, y0: float, x1: float, y1: float, size: Size) -> Box:
@@ -124,7 +125,7 @@ def place(
             cum.append(cum[-1] + v)
         mass = [cum[p + extent] - cum[p] for p in range(positions)]
         best_mass = max(m for m, ok in zip(mass, allowed, strict=True) if ok)
-        floor = best_mass - MASS_TOLERANCE * max(cum[-1], 1e-12)
+        floor = best_mass - (MASS_TOLERANCE if faces else SALIENCY_TOLERANCE) * max(cum[-1], 1e-12)
         allowed = [ok and m >= floor for m, ok in zip(mass, allowed, strict=True)]
     if faces:
         allowed = _most(_counts([span(e) for e in expanded], extent, positions), allowed)

@@ -36,7 +36,9 @@ Rules and thresholds
      (the map is upsampled by nearest neighbour, so this is the
      integral-image sum, in O(length)); positions within
      :data:`MASS_TOLERANCE` of the total mass of the best count as equal, so
-     near-flat stretches do not decide by noise;
+     near-flat stretches do not decide by noise (with saliency,
+     :data:`SALIENCY_TOLERANCE`: the detail-weighted map's peak is the
+     sharpest part of the subject, and only exact plateaus tie);
   4. the number of *expanded* faces (hair, chin) held whole;
   5. the position closest to the one centring the region of interest.
 
@@ -90,6 +92,8 @@ ROI_MASS_TRIM = 0.01
 #: The region's top grows over contiguous salient rows above the trimmed top, by up to this share of its height.
 ROI_TOP_GROW = 0.15
 MASS_TOLERANCE = 0.01
+#: The same for the detail-weighted saliency: its maximum means something, only the compact form's rounding is noise.
+SALIENCY_TOLERANCE = 0.0003
 #: A salient region wider than the window is placed by the mass of its top part (this fraction of its height).
 TOP_BAND = 0.4
 #: A region reaching into this bottom share of the image stands on something (see :func:`grounded`).
@@ -356,7 +360,8 @@ def best_box(
         cum = np.concatenate(([0.0], np.cumsum(profile)))
         mass = cum[extent:] - cum[:positions]
         best = mass[candidates].max()
-        candidates &= mass >= best - MASS_TOLERANCE * max(cum[-1], 1e-12)
+        tolerance = MASS_TOLERANCE if faces else SALIENCY_TOLERANCE
+        candidates &= mass >= best - tolerance * max(cum[-1], 1e-12)
     if faces:
         candidates &= _most(_containment_counts([span(e) for e in expanded], extent, positions), candidates)
 
