@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -157,6 +158,16 @@ def s3() -> Iterator[object]:
 
     with mock_aws():
         yield boto3.client("s3", region_name="us-east-1")
+
+
+def stored_upload(s3: Any, monkeypatch: pytest.MonkeyPatch, key: str, body: bytes) -> str:
+    """Buckets ``src`` (holding ``key``) and ``ana``, named to the functions' settings; the object's ETag."""
+    s3.create_bucket(Bucket="src")
+    s3.create_bucket(Bucket="ana")
+    etag = s3.put_object(Bucket="src", Key=key, Body=body)["ETag"].strip('"')
+    monkeypatch.setenv("SOURCE_BUCKET", "src")
+    monkeypatch.setenv("ANALYSIS_BUCKET", "ana")
+    return etag
 
 
 @contextlib.contextmanager

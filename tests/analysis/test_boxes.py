@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smartthumb.analysis import boxes
-from smartthumb.geometry import Box, Size, blind_crop, ratio_box_size
+from smartthumb.geometry import Box, Size, ratio_box_size
 
 RATIOS = st.floats(min_value=0.5, max_value=2.0, allow_nan=False)
 
@@ -149,16 +149,13 @@ def test_a_tall_subject_keeps_its_top(size: Size, data: st.DataObject) -> None:
         assert box.inside(size)
 
 
-def test_nothing_salient_gives_the_blind_crop() -> None:
-    """Nothing to keep: Bing's blind ratio crop (c=7 without a region), centred when wide, the top when tall."""
+def test_nothing_salient_gives_the_centre() -> None:
     size = Size(1000, 400)
     flat = np.zeros((20, 20), dtype=np.float32)
     roi = boxes.region_of_interest([], flat, size)
     assert roi is None
     assert boxes.crop_for_ratio(size, 1.0, [], flat, roi) == Box(300, 0, 400, 400)
-    assert boxes.crop_for_ratio(Size(400, 1000), 1.0, [], None, None) == Box(0, 0, 400, 400)
-    for src, ratio in ((Size(1001, 400), 1.0), (Size(400, 1000), 0.75), (Size(37, 91), 1.5)):
-        assert boxes.crop_for_ratio(src, ratio, [], None, None) == blind_crop(src, ratio)
+    assert boxes.crop_for_ratio(Size(400, 1000), 1.0, [], None, None) == Box(0, 300, 400, 400)
 
 
 def test_face_pulls_the_window_to_the_side() -> None:

@@ -14,7 +14,7 @@ from PIL import Image
 from smartthumb.analysis.analyzer import analyze_image
 from smartthumb.geometry import Box
 from smartthumb.local_server import http_api_event
-from tests.conftest import image_bytes
+from tests.conftest import image_bytes, stored_upload
 from tests.xmp_builders import Iptc, Mwg, iptc_xmp, jpeg_with_xmp, mwg_xmp
 
 RED = Box(480, 60, 80, 80)  # what saliency finds
@@ -60,11 +60,7 @@ def test_an_embedded_region_at_a_blank_spot_drives_the_crop(make, settings) -> N
 @pytest.mark.model
 @pytest.mark.slow
 def test_c7_says_embedded_and_keeps_the_spot(s3, monkeypatch, function_loader, lambda_context) -> None:
-    s3.create_bucket(Bucket="src")
-    s3.create_bucket(Bucket="ana")
-    s3.put_object(Bucket="src", Key="marked.jpg", Body=with_mwg())
-    monkeypatch.setenv("SOURCE_BUCKET", "src")
-    monkeypatch.setenv("ANALYSIS_BUCKET", "ana")
+    stored_upload(s3, monkeypatch, "marked.jpg", with_mwg())
     monkeypatch.setenv("SMARTCROP_ASPECT_RATIOS", "0.75,1.0,1.5")
     fn = function_loader("thumbnail")
     event = http_api_event("GET", "/analysis?id=marked.jpg", {"accept": "*/*"})
@@ -80,6 +76,14 @@ def test_c7_says_embedded_and_keeps_the_spot(s3, monkeypatch, function_loader, l
     thumb = Image.open(io.BytesIO(base64.b64decode(result["body"]))).convert("RGB")
     reds = sum(1 for r, g, b in thumb.get_flattened_data() if r > 150 and g < 80 and b < 80)
     assert reds == 0  # the salient block is cut: the embedded spot decided
+    # The one rule: c=7 at a configured ratio crops the Azure box GET /analysis shows.
+    azure = {v["aspectRatio"]: v["boundingBox"] for v in doc["smartCropsResult"]["values"]}
+    for ratio, query in ((0.75, "w=150&h=200"), (1.5, "w=300&h=200")):
+        res = fn.handler(
+            http_api_event("GET", f"/th?id=marked.jpg&{query}&c=7", {"accept": "image/png"}), lambda_context
+        )
+        assert res["headers"]["X-Smartthumb-Region"] == "embedded"
+        assert res["headers"]["X-Smartthumb-Crop"] == "{x},{y},{w},{h}".format(**azure[ratio])
 
 
 @pytest.mark.model
@@ -88,11 +92,7 @@ def test_the_upload_analysis_stores_the_embedded_regions(s3, monkeypatch) -> Non
     from smartthumb.config import Settings
     from smartthumb.ingest import build_ingestor
 
-    s3.create_bucket(Bucket="src")
-    s3.create_bucket(Bucket="ana")
-    etag = s3.put_object(Bucket="src", Key="marked.jpg", Body=with_iptc())["ETag"].strip('"')
-    monkeypatch.setenv("SOURCE_BUCKET", "src")
-    monkeypatch.setenv("ANALYSIS_BUCKET", "ana")
+    etag = stored_upload(s3, monkeypatch, "marked.jpg", with_iptc())
     ingestor = build_ingestor(Settings.from_env(), analyze=analyze_image)
     record = {
         "eventName": "ObjectCreated:Put",

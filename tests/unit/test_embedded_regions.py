@@ -11,11 +11,10 @@ from PIL import Image, ImageDraw
 
 from smartthumb.embedded_regions import (
     EmbeddedRegion,
-    oriented_rect,
     read_embedded_regions,
     region_of_interest,
 )
-from smartthumb.geometry import Box, Size
+from smartthumb.geometry import Box, Size, from_stored_rect
 from smartthumb.render import stored_box
 from smartthumb.xmp import find_packets
 from tests.conftest import as_stored
@@ -141,14 +140,14 @@ def test_dimensions_of_the_displayed_image_say_the_area_is_already_oriented(orie
     h=st.integers(1, 60),
     data=st.data(),
 )
-def test_oriented_rect_inverts_render_stored_box(orientation: int, w: int, h: int, data: st.DataObject) -> None:
+def test_from_stored_rect_inverts_render_stored_box(orientation: int, w: int, h: int, data: st.DataObject) -> None:
     stored = Size(60, 40)
     oriented = Size(40, 60) if orientation >= 5 else stored
     bw = data.draw(st.integers(1, oriented.width))
     bh = data.draw(st.integers(1, oriented.height))
     box = Box(data.draw(st.integers(0, oriented.width - bw)), data.draw(st.integers(0, oriented.height - bh)), bw, bh)
     x0, y0, x1, y1 = stored_box(box, stored, orientation)
-    assert oriented_rect((x0, y0, x1, y1), stored, orientation) == (box.x, box.y, box.right, box.bottom)
+    assert from_stored_rect((x0, y0, x1, y1), stored, orientation) == (box.x, box.y, box.right, box.bottom)
 
 
 def test_iptc_shapes_and_units() -> None:

@@ -45,7 +45,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
-from smartthumb.geometry import Box, Size
+from smartthumb.geometry import Box, Size, from_stored_rect, oriented_size
 from smartthumb.xmp import parsed_packets
 
 log = logging.getLogger("smartthumb.embedded_regions")
@@ -123,37 +123,6 @@ def union(boxes: Iterable[Box]) -> Box | None:
 # --------------------------------------------------------------------- frames
 
 
-def oriented_size(stored: Size, orientation: int) -> Size:
-    return Size(stored.height, stored.width) if orientation >= 5 else stored
-
-
-def oriented_rect(
-    rect: tuple[float, float, float, float], stored: Size, orientation: int
-) -> tuple[float, float, float, float]:
-    """Map ``(x0, y0, x1, y1)`` in the stored pixel grid to oriented coordinates.
-
-    The inverse of :func:`smartthumb.render.stored_box` (orientations 6 and 8
-    are each other's inverse; the others are their own).
-    """
-    W, H = stored.width, stored.height
-    x0, y0, x1, y1 = rect
-    if orientation == 2:
-        return (W - x1, y0, W - x0, y1)
-    if orientation == 3:
-        return (W - x1, H - y1, W - x0, H - y0)
-    if orientation == 4:
-        return (x0, H - y1, x1, H - y0)
-    if orientation == 5:
-        return (y0, x0, y1, x1)
-    if orientation == 6:
-        return (H - y1, x0, H - y0, x1)
-    if orientation == 7:
-        return (H - y1, W - x1, H - y0, W - x0)
-    if orientation == 8:
-        return (y0, W - x1, y1, W - x0)
-    return rect
-
-
 def _to_box(rect: tuple[float, float, float, float], size: Size) -> Box | None:
     """Round outward to whole pixels and clip to ``size``; ``None`` if nothing is left."""
     if not all(math.isfinite(v) for v in rect):
@@ -173,7 +142,7 @@ def _place(rect: tuple[float, float, float, float], oriented: bool, stored: Size
     if rect[2] <= rect[0] or rect[3] <= rect[1]:
         return None
     if not oriented:
-        rect = oriented_rect(rect, stored, orientation)
+        rect = from_stored_rect(rect, stored, orientation)
     return _to_box(rect, oriented_size(stored, orientation))
 
 

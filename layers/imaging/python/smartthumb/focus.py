@@ -9,14 +9,20 @@ page. The region that decides a smart crop is, in this order:
    (:mod:`smartthumb.embedded_regions`), found by the analysis;
 3. **faces** -- the detected faces;
 4. **saliency** -- the salient region;
-5. **centre** -- nothing: the crop is centred (blind ratio for ``c=7``).
+5. **centre** -- nothing: the crop is centred (``c=7`` too; blind ratio only
+   when there is no analysis at all).
 
-A manual or embedded region is a region that *must be kept*: every crop box
-is the largest box of its ratio that holds it, centred on it
-(:func:`smartthumb.geometry.smart_crop`, the ``c=7`` rule, so ``/th?c=7``
-and the Azure boxes agree); a region larger than the window keeps its
-middle. The boxes the analysis placed without it are kept beside the manual
-region (``manualRegion.detected``), so clearing it gives them back exactly.
+A manual or embedded region is a region that *must be kept* (a **pinned**
+region): every crop box is placed by the one pinned-region rule,
+:func:`smartthumb.placement.pinned_window` -- held whole, centred, whenever
+it fits; otherwise the window stays inside it and keeps its most important
+part (the faces inside it, detected or embedded, else its top when it is taller than the
+window, its middle when wider). ``/th?c=7`` (through
+:meth:`~smartthumb.sidecars.cache.AnalysisCache.region_for`), the Azure
+boxes stored here, ``GET /analysis``, the preview and the CLI all place
+with it, so they agree. The boxes the analysis placed without it are kept
+beside the manual region (``manualRegion.detected``), so clearing it gives
+them back exactly.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from smartthumb import placement
 from smartthumb.errors import InvalidParameter
-from smartthumb.geometry import Box, Size, smart_crop
+from smartthumb.geometry import Box, Size
 
 MANUAL, EMBEDDED, FACES, SALIENCY, CENTRE = "manual", "embedded", "faces", "saliency", "centre"
 #: Largest ``PUT /analysis`` body read (a region is about 50 bytes).
@@ -107,9 +114,11 @@ def auto_ratio(region: Box) -> float:
     return round(min(max(region.w / region.h, AUTO_RATIO_MIN), AUTO_RATIO_MAX), 2)
 
 
-def pinned_crops(size: Size, ratios: Sequence[float], region: Box) -> tuple[tuple[float, Box], ...]:
-    """One box per ratio that keeps ``region`` (the ``c=7`` rule)."""
-    return tuple((float(r), smart_crop(size, float(r), region)) for r in ratios)
+def pinned_crops(
+    size: Size, ratios: Sequence[float], region: Box, faces: Sequence[Box] = ()
+) -> tuple[tuple[float, Box], ...]:
+    """One box per ratio that keeps ``region`` (the pinned-region rule; ``faces`` are the detected ones)."""
+    return tuple((float(r), placement.place_ratio(size, float(r), faces, None, region, region)) for r in ratios)
 
 
 def azure_answer(model_version: str | None, size: Size, crops: Sequence[tuple[float, Box]]) -> dict[str, Any]:
@@ -131,13 +140,44 @@ def box_json(box: Box) -> dict[str, int]:
 
 
 def box_from_json(raw: Any) -> Box | None:
-    if not isinstance(raw, Mapping):
-        return None
-    try:
-        box = Box(int(raw["x"]), int(raw["y"]), int(raw["w"]), int(raw["h"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-    return box if box.w > 0 and box.h > 0 else None
+    """The sidecar document's box parser (``None`` for anything that is not a non-empty box)."""
+    # Deferred: importing the sidecars package loads its cache, which imports this module.
+    from smartthumb.sidecars.document import box_from_json as parse
+
+    return parse(raw)
+
+
+def face_boxes(sidecar: Any) -> list[Box]:
+    """The detected faces a sidecar keeps (``[{"box": [x, y, w, h], "score"}]``), as boxes."""
+    return [
+        Box(*(int(v) for v in f["box"]))
+        for f in getattr(sidecar, "faces", ()) or ()
+        if isinstance(f, Mapping) and isinstance(f.get("box"), list) and len(f["box"]) == 4
+    ]
+
+
+def pinned_faces(sidecar: Any) -> list[Box]:
+    """The faces that refine a pinned region: the detected ones and the face regions
+    the file embeds (as :meth:`smartthumb.analysis.analyzer.Analysis.crops_for` uses them)."""
+    embedded = (getattr(sidecar, "analysis", None) or {}).get("embeddedRegions") or ()
+    named = [
+        box_from_json(dict(zip("xywh", r["box"], strict=True)))
+        for r in embedded
+        if isinstance(r, Mapping) and r.get("kind") == "face" and isinstance(r.get("box"), list) and len(r["box"]) == 4
+    ]
+    return face_boxes(sidecar) + [b for b in named if b is not None]
+
+
+def stored_boxes(sidecar: Any) -> list[Box]:
+    """The boxes of a sidecar's stored Azure answers (the configured ratios, then the automatic crop)."""
+    found = []
+    for answer in (sidecar.azure, sidecar.azure_automatic):
+        values = ((answer or {}).get("smartCropsResult") or {}).get("values") or ()
+        for value in values:
+            box = box_from_json(value.get("boundingBox")) if isinstance(value, Mapping) else None
+            if box is not None:
+                found.append(box)
+    return found
 
 
 def sidecar_size(sidecar: Any) -> Size | None:
@@ -164,11 +204,12 @@ def with_manual_region(sidecar: Any, box: Box | None, set_at: str = "") -> Any:
     if size is None:
         raise _region_error("the image has no analysis to attach a region to")
     check_inside(box, size)
+    faces = pinned_faces(sidecar)
     return replace(
         sidecar,
         manual_region={**box_json(box), "setAt": set_at, "detected": detected},
-        azure=azure_answer(sidecar.model_version, size, pinned_crops(size, sidecar.ratios, box)),
-        azure_automatic=azure_answer(sidecar.model_version, size, pinned_crops(size, [auto_ratio(box)], box)),
+        azure=azure_answer(sidecar.model_version, size, pinned_crops(size, sidecar.ratios, box, faces)),
+        azure_automatic=azure_answer(sidecar.model_version, size, pinned_crops(size, [auto_ratio(box)], box, faces)),
     )
 
 

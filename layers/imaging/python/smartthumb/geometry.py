@@ -105,6 +105,51 @@ def scale_box(box: Box, frm: Size, to: Size) -> Box:
     return Box(x0, y0, x1 - x0, y1 - y0)
 
 
+# ------------------------------------------------------- EXIF orientation
+
+#: ``(x0, y0, x1, y1)`` edges of a rectangle (whole or fractional pixels).
+Rect = tuple[float, float, float, float]
+
+
+def oriented_size(stored: Size, orientation: int) -> Size:
+    """The upright size of an image stored as ``stored`` with EXIF ``orientation``."""
+    return Size(stored.height, stored.width) if orientation >= 5 else stored
+
+
+def to_stored_rect(rect: Rect, stored: Size, orientation: int) -> Rect:
+    """Map edges in oriented (upright) coordinates to the stored pixel grid.
+
+    ``stored`` is the size of the pixels as encoded, before orientation. The
+    one table of the EXIF orientations: :func:`from_stored_rect` is its
+    inverse, :func:`smartthumb.render.stored_box` its use on crop boxes.
+    """
+    W, H = stored.width, stored.height
+    x0, y0, x1, y1 = rect
+    if orientation == 2:
+        return (W - x1, y0, W - x0, y1)
+    if orientation == 3:
+        return (W - x1, H - y1, W - x0, H - y0)
+    if orientation == 4:
+        return (x0, H - y1, x1, H - y0)
+    if orientation == 5:  # transpose
+        return (y0, x0, y1, x1)
+    if orientation == 6:  # stored rotated 90° counter-clockwise; upright x runs up the stored image
+        return (y0, H - x1, y1, H - x0)
+    if orientation == 7:  # transverse
+        return (W - y1, H - x1, W - y0, H - x0)
+    if orientation == 8:
+        return (W - y1, x0, W - y0, x1)
+    return rect
+
+
+def from_stored_rect(rect: Rect, stored: Size, orientation: int) -> Rect:
+    """Map edges in the stored pixel grid to oriented coordinates (the inverse of
+    :func:`to_stored_rect`): orientations 6 and 8 undo each other, the others
+    undo themselves, each measured on the frame it maps from -- the upright one."""
+    inverse = {6: 8, 8: 6}.get(orientation, orientation)
+    return to_stored_rect(rect, oriented_size(stored, orientation), inverse)
+
+
 class CropMode(IntEnum):
     NONE = 0
     BLIND_RATIO = 4

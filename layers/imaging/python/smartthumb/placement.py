@@ -7,6 +7,10 @@ importance projections (``Analysis.to_dict()["importance"]``) — by the same
 rule, tier for tier, and ``tests/analysis/test_placement.py`` checks that it
 returns the very box ``best_box`` returns. ``AnalysisCache.region_for`` hands
 it to ``c=7`` as ``RegionHint.place``.
+
+It also holds the one rule for a **pinned** region (a manual region, or one
+the file embeds), :func:`pinned_window`, which both this module and
+``best_box`` use as they are (there is no numpy twin of it).
 """
 
 from __future__ import annotations
@@ -82,8 +86,11 @@ def place(
     faces: Sequence[Box],
     importance: Mapping[str, Sequence[float]] | None,
     roi: Box | None,
+    pinned: Box | None = None,
 ) -> Box:
     """The box :func:`smartthumb.analysis.boxes.best_box` places (``importance`` as ``Importance.to_lists()``)."""
+    if pinned is not None:
+        return pinned_window(size, window, pinned, faces)
     if window.width < size.width:
         axis, length, extent = 0, size.width, window.width
     elif window.height < size.height:
@@ -130,11 +137,8 @@ def place(
     if faces:
         allowed = _most(_counts([span(e) for e in expanded], extent, positions), allowed)
 
-    if roi is None:
-        target = (size.width - window.width) // 2 if axis == 0 else 0
-    else:
-        centred = place_window(window, size, roi)
-        target = centred.x if axis == 0 else centred.y
+    centred = place_window(window, size, roi if roi is not None else Box(0, 0, size.width, size.height))
+    target = centred.x if axis == 0 else centred.y
     p = min((i for i, ok in enumerate(allowed) if ok), key=lambda i: abs(i - target))
     if axis == 0:
         return Box(p, 0, window.width, window.height)
@@ -147,6 +151,72 @@ def place_ratio(
     faces: Sequence[Box],
     importance: Mapping[str, Sequence[float]] | None,
     roi: Box | None,
+    pinned: Box | None = None,
 ) -> Box:
     """The largest ``ratio`` box inside ``size``, placed by :func:`place`."""
-    return place(size, ratio_box_size(size, ratio), faces, importance, roi)
+    return place(size, ratio_box_size(size, ratio), faces, importance, roi, pinned)
+
+
+def pinned_window(size: Size, window: Size, pinned: Box, faces: Sequence[Box]) -> Box:
+    """Place ``window`` to keep ``pinned``, a region a person set or the file names.
+
+    The window slides along one axis (the other is full). On that axis:
+
+    * **the region fits**: the window holds it whole, centred on it (moved
+      inside the image) -- every position that holds it is allowed, the
+      centred one is chosen;
+    * **it does not fit**: the window stays inside the region's span and keeps
+      its most important part. Faces whose centre lies in the region (the
+      detected ones, and face regions the file embeds) decide first, by the
+      detected rule (:func:`place`, run on the region's span as if it were
+      the image, faces clipped to it); without such faces
+      a region taller than the window keeps its top (a person's head, a
+      spire), one wider than the window its middle.
+
+    Importance (saliency) is not used: the region is the person's or the
+    file's statement of what matters, and saliency is not computed when an
+    embedded region exists.
+    """
+    free = free_axis(size, window)
+    if free is None:
+        return Box(0, 0, size.width, size.height)
+    axis, length, extent = free
+    a, b = (pinned.x, pinned.right) if axis == 0 else (pinned.y, pinned.bottom)
+    a, b = max(a, 0), min(b, length)
+
+    def at(p: int) -> Box:
+        return Box(p, 0, window.width, window.height) if axis == 0 else Box(0, p, window.width, window.height)
+
+    centred = place_window(window, size, pinned)
+    target = centred.x if axis == 0 else centred.y
+    if b - a <= extent:
+        lo, hi = max(b - extent, 0), min(a, length - extent)
+        return at(min(max(target, lo), hi))
+    inner = [f for f in faces if pinned.x <= f.center[0] < pinned.right and pinned.y <= f.center[1] < pinned.bottom]
+    if not inner:
+        return at(a if axis == 1 else min(max(target, a), b - extent))
+    # The detected rule on the region's span: a sub-image [a, b) on the free axis.
+    span = Size(b - a, size.height) if axis == 0 else Size(size.width, b - a)
+    shifted = []
+    for f in inner:
+        x0, y0, x1, y1 = (f.x - a, f.y, f.right - a, f.bottom) if axis == 0 else (f.x, f.y - a, f.right, f.bottom - a)
+        x0, y0 = max(x0, 0), max(y0, 0)
+        x1, y1 = min(x1, span.width), min(y1, span.height)
+        if x1 > x0 and y1 > y0:
+            shifted.append(Box(x0, y0, x1 - x0, y1 - y0))
+    inside = place(span, window, shifted, None, _union([_expand(f, span) for f in shifted]) if shifted else None)
+    return at(a + (inside.x if axis == 0 else inside.y))
+
+
+def free_axis(size: Size, window: Size) -> tuple[int, int, int] | None:
+    """``(axis, length, extent)`` of the axis ``window`` slides along (0 = x, 1 = y),
+    or ``None`` when it covers the whole image."""
+    if window.width < size.width:
+        return 0, size.width, window.width
+    return (1, size.height, window.height) if window.height < size.height else None
+
+
+def _union(boxes: Sequence[Box]) -> Box:
+    x0, y0 = min(b.x for b in boxes), min(b.y for b in boxes)
+    x1, y1 = max(b.right for b in boxes), max(b.bottom for b in boxes)
+    return Box(x0, y0, x1 - x0, y1 - y0)

@@ -20,7 +20,7 @@ class RegionHint:
 
     ``origin`` says where it came from, for a response header and the logs:
     ``sidecar`` (precomputed), ``computed`` (analysed now), ``none`` (nothing
-    salient found: blind ratio), ``fallback`` (analysis unavailable or over
+    salient found: the centred box), ``fallback`` (analysis unavailable or over
     its time budget: blind ratio, cached briefly).
     """
 

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from smartthumb import focus
 from smartthumb.analysis import boxes, models
 from smartthumb.analysis.models import MODEL_VERSION
 from smartthumb.config import Settings
@@ -95,13 +94,17 @@ class Analysis:
         requested = [float(r) for r in ratios or []]
         if any(not math.isfinite(r) or r <= 0 for r in requested):
             raise ValueError("aspect ratios must be positive numbers")
-        if self.region_origin == "embedded" and self.roi is not None:
-            # A region the file names must be kept: the same rule as a manual one.
-            return replace(self, crops=focus.pinned_crops(size, requested or [focus.auto_ratio(self.roi)], self.roi))
         if not requested:
             requested = [boxes.auto_ratio(size, self.roi)]
         face_boxes = [f.box for f in self.faces]
-        crops = tuple((r, boxes.crop_for_ratio(size, r, face_boxes, self.importance, self.roi)) for r in requested)
+        # A region the file names must be kept: the pinned-region rule, as for a
+        # manual one; the faces inside it (detected or named by the file) refine it.
+        pinned = self.roi if self.region_origin == "embedded" else None
+        if pinned is not None:
+            face_boxes += [r.box for r in self.embedded if r.kind == "face"]
+        crops = tuple(
+            (r, boxes.crop_for_ratio(size, r, face_boxes, self.importance, self.roi, pinned)) for r in requested
+        )
         return replace(self, crops=crops)
 
     def automatic(self) -> Analysis:

@@ -40,11 +40,10 @@ Rules and thresholds
      :data:`SALIENCY_TOLERANCE`: the detail-weighted map's peak is the
      sharpest part of the subject, and only exact plateaus tie);
   4. the number of *expanded* faces (hair, chin) held whole;
-  5. the position closest to the one centring the region of interest.
+  5. the position closest to the one centring the region of interest (the
+     image centre without one).
 
-  With no faces and nothing salient the box is Bing's blind ratio crop
-  (:func:`smartthumb.geometry.blind_crop`, what ``c=7`` does without a
-  region): centred in a wide image, at the top of a tall one. Without faces, a
+  With no faces and nothing salient the box is centred. Without faces, a
   salient region taller than a window that slides vertically is cut from its
   top (people: the head; animals standing: the head; spires, rockets: the top)
   instead of keeping the middle of its mass; one wider than a window that
@@ -54,6 +53,12 @@ Rules and thresholds
   above its back, a person's head above the shoulders), and when it floats
   (a bird in flight, a running cat in mid-frame) by its whole detail-weighted
   mass (a head or a beak is its sharpest part; wings are smooth).
+* **A pinned region** (a manual region, or an embedded XMP/IPTC one: they
+  outrank faces and saliency) is placed by one rule of its own,
+  :func:`smartthumb.placement.pinned_window`: held whole, centred, whenever
+  it fits; when it does not, the window stays inside it and keeps its most
+  important part -- the faces inside it (detected or embedded) by the rule above, else its
+  top when it is taller than the window, its middle when wider.
 * **Automatic crop** (no ratio requested): the region of interest's own
   ratio, clamped to [:data:`AUTO_RATIO_MIN`, :data:`AUTO_RATIO_MAX`] (the
   range Azure allows there) and rounded to two decimals, then boxed like a
@@ -65,7 +70,8 @@ Rules and thresholds
 
 Values: faces +50 % of their height above, +20 % below, +25 % of their width
 each side; saliency threshold 0.5; nothing salient below 0.5 % of the map;
-ROI trim 1 % of the mass per side (the top regrown by up to 15 % over touching rows); mass tolerance 1 % of the total.
+ROI trim 1 % of the mass per side (the top regrown by up to 15 % over touching rows); mass tolerance 1 %
+of the total with faces, 0.03 % with saliency.
 The importance projections are taken from the saliency map weighted by
 detail (:mod:`.detail`), not from the raw map.
 """
@@ -78,6 +84,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from smartthumb import placement
 from smartthumb.geometry import Box, Size, place_window, ratio_box_size
 
 FACE_EXPAND_TOP = 0.5
@@ -322,8 +329,15 @@ def best_box(
     faces: Sequence[Box],
     saliency: np.ndarray | Importance | None,
     roi: Box | None,
+    pinned: Box | None = None,
 ) -> Box:
-    """Place ``window`` (no larger than ``size``) to keep the most importance (rules above)."""
+    """Place ``window`` (no larger than ``size``) to keep the most importance (rules above).
+
+    A ``pinned`` region (manual or embedded) is placed by
+    :func:`smartthumb.placement.pinned_window`, the one pinned-region rule.
+    """
+    if pinned is not None:
+        return placement.pinned_window(size, window, pinned, faces)
     if window.width < size.width:
         axis, length, extent = 0, size.width, window.width
     elif window.height < size.height:
@@ -365,12 +379,8 @@ def best_box(
     if faces:
         candidates &= _most(_containment_counts([span(e) for e in expanded], extent, positions), candidates)
 
-    if roi is None:
-        # Nothing to keep: Bing's blind ratio crop, what c=7 does without a region.
-        target = (size.width - window.width) // 2 if axis == 0 else 0
-    else:
-        centred = place_window(window, size, roi)
-        target = centred.x if axis == 0 else centred.y
+    centred = place_window(window, size, roi if roi is not None else Box(0, 0, size.width, size.height))
+    target = centred.x if axis == 0 else centred.y
     allowed = np.nonzero(candidates)[0]
     p = int(allowed[np.argmin(np.abs(allowed - target))])
     if axis == 0:
@@ -384,9 +394,10 @@ def crop_for_ratio(
     faces: Sequence[Box],
     saliency: np.ndarray | Importance | None,
     roi: Box | None,
+    pinned: Box | None = None,
 ) -> Box:
-    """The largest ``ratio`` box inside ``size`` keeping the most importance."""
-    return best_box(size, ratio_box_size(size, ratio), faces, saliency, roi)
+    """The largest ``ratio`` box inside ``size`` keeping the most importance (or ``pinned``)."""
+    return best_box(size, ratio_box_size(size, ratio), faces, saliency, roi, pinned)
 
 
 def auto_ratio(size: Size, roi: Box | None) -> float:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from smartthumb.errors import UnsupportedImage
-from smartthumb.geometry import Box, Plan, Size
+from smartthumb.geometry import Box, Plan, Size, to_stored_rect
 from smartthumb.limits import Deadline
 from smartthumb.render import png_spng
 from smartthumb.render.icc import to_srgb
@@ -62,25 +62,11 @@ def stored_box(box: Box, stored: Size, orientation: int) -> tuple[int, int, int,
     """Map a box in oriented (upright) coordinates to the stored pixel grid.
 
     ``stored`` is the size of the pixels as encoded, before orientation. The
-    result is Pillow's ``(left, upper, right, lower)``.
+    result is Pillow's ``(left, upper, right, lower)``
+    (:func:`smartthumb.geometry.to_stored_rect` on whole pixels).
     """
-    W, H = stored.width, stored.height
-    x0, y0, x1, y1 = box.x, box.y, box.right, box.bottom
-    if orientation == 2:
-        return (W - x1, y0, W - x0, y1)
-    if orientation == 3:
-        return (W - x1, H - y1, W - x0, H - y0)
-    if orientation == 4:
-        return (x0, H - y1, x1, H - y0)
-    if orientation == 5:  # transpose
-        return (y0, x0, y1, x1)
-    if orientation == 6:  # stored rotated 90° counter-clockwise; upright x runs up the stored image
-        return (y0, H - x1, y1, H - x0)
-    if orientation == 7:  # transverse
-        return (W - y1, H - x1, W - y0, H - x0)
-    if orientation == 8:
-        return (W - y1, x0, W - y0, x1)
-    return (x0, y0, x1, y1)
+    x0, y0, x1, y1 = to_stored_rect((box.x, box.y, box.right, box.bottom), stored, orientation)
+    return (int(x0), int(y0), int(x1), int(y1))
 
 
 def _working_mode(im: Image.Image) -> Image.Image:

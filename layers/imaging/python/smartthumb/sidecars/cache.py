@@ -18,8 +18,8 @@ from typing import Any
 from smartthumb.aws import S3Failure, object_has_etag, s3_client
 from smartthumb.config import Settings
 from smartthumb.errors import SourceUnavailable, ThumbError
-from smartthumb.focus import EMBEDDED, MANUAL, decided_region
-from smartthumb.geometry import Box, Size, scale_box
+from smartthumb.focus import EMBEDDED, MANUAL, decided_region, face_boxes, pinned_faces, stored_boxes
+from smartthumb.geometry import Box, Size, place_window, ratio_box_size, scale_box
 from smartthumb.regions import RegionHint
 from smartthumb.sidecars.document import AnalyzeFn, Sidecar, build_sidecar
 from smartthumb.sidecars.ordering import Decision, SidecarStore, undo_if_orphaned, write_guarded
@@ -155,15 +155,16 @@ class AnalysisCache:
             return RegionHint(None, "fallback")
         decided = decided_region(sidecar)
         if decided.box is None:
-            return RegionHint(None, origin)
+            # Analysed, nothing found: the analysis's rule centres the box (the
+            # Azure answer does), where a blind ratio would keep the top.
+            return RegionHint(None, origin, lambda ratio: place_window(ratio_box_size(size, ratio), size, whole(size)))
         if decided.origin in (MANUAL, EMBEDDED):
             origin = decided.origin  # X-Smartthumb-Region says who decided
         frm = Size(sidecar.width, sidecar.height) if sidecar.width and sidecar.height else size
         roi = scale_box(decided.box, frm, size)
-        # A manual or embedded region is kept as given (centred); detected faces
-        # and saliency place the crop by the analysis's own rule.
-        place = None if decided.origin in (MANUAL, EMBEDDED) else _placer(sidecar, frm, size, roi)
-        return RegionHint(roi, origin, place)
+        # Every origin places by the analysis's own rule: a manual or embedded
+        # region by the pinned-region rule, faces and saliency by best_box's.
+        return RegionHint(roi, origin, _placer(sidecar, frm, size, roi, decided.origin in (MANUAL, EMBEDDED)))
 
     def compute(self, source: SourceObject, budget_ms: int) -> Sidecar | None:
         """Analyse ``source`` now, waiting at most ``budget_ms``; the sidecar or ``None``."""
@@ -236,21 +237,39 @@ class AnalysisCache:
         return sidecar
 
 
-def _placer(sidecar: Sidecar, frm: Size, size: Size, roi: Box) -> Callable[[float], Box] | None:
-    """The analysis's placement rule for any ratio, from what the sidecar keeps (pure Python, no models)."""
+def whole(size: Size) -> Box:
+    return Box(0, 0, size.width, size.height)
+
+
+def _placer(sidecar: Sidecar, frm: Size, size: Size, roi: Box, pinned: bool) -> Callable[[float], Box]:
+    """The analysis's placement rule for any ratio, from what the sidecar keeps (pure Python, no models).
+
+    A sidecar written before the importance profile existed
+    (:attr:`Sidecar.lacks_profile`) with a salient region and no faces cannot
+    re-run that rule: it answers its own stored Azure box for a ratio it
+    precomputed (so ``c=7`` still crops that box) and otherwise places the
+    region by the pinned-region rule (whole and centred when it fits, else its
+    top or middle). A backfill re-analyses such sidecars.
+    """
     from smartthumb import placement
 
     analysis = sidecar.analysis or {}
     importance = analysis.get("importance")
-    faces = [
-        scale_box(Box(*(int(v) for v in f["box"])), frm, size)
-        for f in analysis.get("faces") or ()
-        if isinstance(f, dict) and len(f.get("box") or ()) == 4
-    ]
-    if not faces and not importance:
-        return None
+    if pinned:
+        inside = [scale_box(f, frm, size) for f in pinned_faces(sidecar)]
+        return lambda ratio: placement.place_ratio(size, ratio, inside, None, roi, roi)
+    faces = [scale_box(f, frm, size) for f in face_boxes(sidecar)]
+    if faces or importance:
+        return lambda ratio: placement.place_ratio(size, ratio, faces, importance, roi)
+    stored = [scale_box(b, frm, size) for b in stored_boxes(sidecar)]
 
-    def place(ratio: float) -> Box:
-        return placement.place_ratio(size, ratio, faces, importance, roi)
+    def legacy(ratio: float) -> Box:
+        window = ratio_box_size(size, ratio)
+        for b in stored:
+            if abs(b.w - window.width) <= 1 and abs(b.h - window.height) <= 1:
+                x = min(max(b.x, 0), size.width - window.width)
+                y = min(max(b.y, 0), size.height - window.height)
+                return Box(x, y, window.width, window.height)
+        return placement.pinned_window(size, window, roi, ())
 
-    return place
+    return legacy

@@ -35,13 +35,18 @@ automatic crop); the Azure answers inside are :mod:`smartthumb.azure.contract`'s
 while it is set, ``azure``/``azureAutomatic`` hold boxes that keep it and
 ``manualRegion.detected`` the analysis's own; re-analysis of the same
 version carries it over (:func:`~smartthumb.sidecars.ordering.write_guarded`).
+
+A sidecar written before ``analysis.importance`` existed
+(:attr:`Sidecar.lacks_profile`) is still read: ``c=7`` serves its stored
+Azure boxes for the ratios it holds, and a backfill of the same version
+re-analyses it rather than calling it up to date.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -75,8 +80,9 @@ def _box_json(box: Box | None) -> dict[str, int] | None:
     return None if box is None else {"x": box.x, "y": box.y, "w": box.w, "h": box.h}
 
 
-def _box_from_json(raw: Any) -> Box | None:
-    if not isinstance(raw, dict):
+def box_from_json(raw: Any) -> Box | None:
+    """A stored ``{"x", "y", "w", "h"}`` box, or ``None`` for anything that is not a non-empty one."""
+    if not isinstance(raw, Mapping):
         return None
     try:
         box = Box(int(raw["x"]), int(raw["y"]), int(raw["w"]), int(raw["h"]))
@@ -118,6 +124,15 @@ class Sidecar:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def lacks_profile(self) -> bool:
+        """An ``ok`` sidecar written before the analysis kept its importance profile
+        (an ``analysis`` without the ``importance`` key; today's always has it, ``null``
+        when saliency did not run): ``c=7`` serves its stored boxes (the placer in
+        :mod:`smartthumb.sidecars.cache`) and a backfill of the same version
+        re-analyses it (:func:`~smartthumb.sidecars.ordering.decide_write`)."""
+        return self.ok and isinstance(self.analysis, dict) and "importance" not in self.analysis
 
     @classmethod
     def from_analysis(
@@ -214,7 +229,7 @@ class Sidecar:
             ratios=tuple(float(r) for r in doc.get("ratios") or ()),
             azure=azure,
             azure_automatic=doc.get("azureAutomatic") if isinstance(doc.get("azureAutomatic"), dict) else None,
-            roi=_box_from_json(doc.get("roi")),
+            roi=box_from_json(doc.get("roi")),
             width=meta.get("width") if isinstance(meta.get("width"), int) else None,
             height=meta.get("height") if isinstance(meta.get("height"), int) else None,
             faces=tuple(doc.get("faces") or ()),

@@ -72,11 +72,13 @@ def decide_write(current: Sidecar | None, etag: str, sequencer: str | None, anal
     one that was itself written without a sequencer. An event-written sidecar
     of another version may be older or newer than what they read, so they
     replace it only after checking that the object they analysed is still the
-    current one (``VERIFY``).
+    current one (``VERIFY``). A sidecar written before the importance profile
+    existed (:attr:`Sidecar.lacks_profile`) counts as an older analyzer's.
     """
     if current is None:
         return Decision.WRITE
-    same_version = current.etag == etag and current.analyzer_version == analyzer_version
+    # A sidecar without the importance profile is upgraded like one of an older analyzer.
+    same_version = current.etag == etag and current.analyzer_version == analyzer_version and not current.lacks_profile
     if sequencer is not None:
         if current.sequencer is None:
             return Decision.UP_TO_DATE if same_version else Decision.WRITE
