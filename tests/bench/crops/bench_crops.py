@@ -387,8 +387,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.set != "all":
         cases = [c for c in cases if (c.id in TUNED) == (args.set == "tuned")]
     results, seconds = run(cases, args.methods.split(","))
-    summary = summarise(results)
+    summary: dict = summarise(results)
     text = markdown(summary)
+    split = {name: [r for r in results if (r.case.id in TUNED) == (name == "tuned")] for name in ("tuned", "heldout")}
+    if all(split.values()):
+        # Both kinds of photos ran: each set's tables too (the held-out photos check that the rules generalise).
+        summary["by_set"] = {name: summarise(rows) for name, rows in split.items()}
+        for name in split:
+            text += f"\n## {name} photos only\n\n" + markdown(summary["by_set"][name])
     text += "\nSeconds per method: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()) + "\n"
     if args.out:
         args.out.write_text(text)
