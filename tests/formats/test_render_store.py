@@ -65,7 +65,11 @@ def test_put_get_and_delete_by_source(store: RenderStore) -> None:
     for key, body, ct in renders:
         assert store.put(key, body, ct, "public, max-age=60")
     got = store.get(a1)
-    assert got is not None and got.body == AVIF and got.content_type == "image/avif"
+    assert got is not None and got.body == AVIF and got.content_type == "image/avif" and dict(got.meta) == {}
+    meta = {"animation": "kept", "crop": "1,2,3,4"}
+    assert store.put(a2, JPEG, "image/jpeg", "public, max-age=60", meta)
+    again = store.get(a2)
+    assert again is not None and dict(again.meta) == meta and again.body == JPEG
 
     assert store.delete_renders("a.jpg") == 2
     assert store.get(a1) is None and store.get(a2) is None

@@ -229,3 +229,40 @@ def test_delete_or_overwrite_event_removes_the_sources_renders(
     left = stored_keys(th)
     assert not [k for k in left if k.startswith(source_prefix("renders/", "a.jpg"))]
     assert len(left) == 1  # the other source's render stays
+
+
+@pytest.mark.parametrize(
+    ("env", "accept", "expected"),
+    [
+        ({}, "image/webp", "kept"),
+        ({}, "*/*", "kept"),
+        ({"MAX_ANIMATION_FRAMES": "5"}, "image/webp", "first-frame; frames over MAX_ANIMATION_FRAMES"),
+    ],
+)
+def test_a_stored_animation_answers_the_headers_it_was_rendered_with(
+    make_th, env: dict[str, str], accept: str, expected: str
+) -> None:
+    from tests.formats.animations import FRAMES, animation_bytes
+
+    th: Th = make_th(render_store=True, **env)
+    th.put("anim.gif", animation_bytes("GIF"))
+    first = th.get("/th?id=anim.gif&w=40&h=40&c=4", accept=accept)
+    second = th.get("/th?id=anim.gif&w=40&h=40&c=4", accept=accept)
+    assert first["headers"]["X-Smartthumb-Store"] == "stored" and second["headers"]["X-Smartthumb-Store"] == "hit"
+    for name in ("X-Smartthumb-Animation", "X-Smartthumb-Crop", "Content-Type", "ETag"):
+        assert second["headers"][name] == first["headers"][name], name
+    assert first["headers"]["X-Smartthumb-Animation"] == expected
+    assert body_of(second) == body_of(first)
+    assert getattr(image_of(second), "n_frames", 1) == (FRAMES if expected == "kept" else 1)
+    (key,) = stored_keys(th)
+    assert th.s3.head_object(Bucket=RENDERS, Key=key)["Metadata"]["animation"] == expected
+
+
+def test_a_stored_still_has_no_animation_header_and_keeps_its_crop(make_th) -> None:
+    th: Th = make_th(render_store=True)
+    th.put("a.jpg", image_bytes(Image.new("RGB", (300, 200), (200, 30, 30))))
+    first = th.get("/th?id=a.jpg&w=60&h=60&c=4")
+    second = th.get("/th?id=a.jpg&w=60&h=60&c=4")
+    assert second["headers"]["X-Smartthumb-Store"] == "hit"
+    assert "X-Smartthumb-Animation" not in second["headers"]
+    assert second["headers"]["X-Smartthumb-Crop"] == first["headers"]["X-Smartthumb-Crop"] == "50,0,200,200"

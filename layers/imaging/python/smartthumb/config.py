@@ -96,6 +96,9 @@ class Settings:
     enable_webp: bool = True
     #: ENABLE_AVIF: answer with AVIF when ``Accept`` allows it (and the encode fits the deadline).
     enable_avif: bool = True
+    #: ENABLE_CLIENT_HINTS: read Sec-CH-DPR / Sec-CH-Width when the URL gives no ``dpr`` / ``w``
+    #: (:mod:`smartthumb.client_hints`); refused with signing on (headers cannot be signed).
+    enable_client_hints: bool = False
     #: RENDER_BUCKET: bucket of the render store ("" = no S3 render store).
     render_bucket: str = ""
     #: RENDER_PREFIX: key prefix of stored renders (also the CloudFront path they are served under).
@@ -132,6 +135,9 @@ class Settings:
     #: MEMORY_RESERVE_MB: what a warm handler process holds before a decode: a ThumbnailFunction
     #: measured 421 MB resident after one c=7 request (the ONNX models loaded; see structure.budget).
     memory_reserve_mb: int = 448
+    #: MAX_DECODE_CPU_MS: most CPU a decode may be estimated to take (structure.budget); above, 413.
+    #: 1000 keeps a whole AnalyzeFunction call (models included) under 2 s of CPU here (0: no limit).
+    max_decode_cpu_ms: int = 1000
     #: XDG_CACHE_HOME: where the default local sidecar folder goes (default: ``~/.cache``).
     cache_home: str = ""
     #: SMARTTHUMB_MODELS_DIR: a folder searched first for the ONNX model files (tests, local overrides).
@@ -177,6 +183,7 @@ class Settings:
             fallback_cache_control=env.get("FALLBACK_CACHE_CONTROL", "").strip() or cls.fallback_cache_control,
             enable_webp=_bool(env, "ENABLE_WEBP", cls.enable_webp),
             enable_avif=_bool(env, "ENABLE_AVIF", cls.enable_avif),
+            enable_client_hints=_bool(env, "ENABLE_CLIENT_HINTS", cls.enable_client_hints),
             render_bucket=env.get("RENDER_BUCKET", "").strip(),
             render_prefix=env.get("RENDER_PREFIX", "").strip() or cls.render_prefix,
             local_render_store=env.get("LOCAL_RENDER_STORE", "").strip(),
@@ -193,6 +200,7 @@ class Settings:
             local_analysis_store=env.get("LOCAL_ANALYSIS_STORE", "").strip(),
             function_memory_mb=_int(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", cls.function_memory_mb),
             memory_reserve_mb=_int(env, "MEMORY_RESERVE_MB", cls.memory_reserve_mb),
+            max_decode_cpu_ms=_int(env, "MAX_DECODE_CPU_MS", cls.max_decode_cpu_ms),
             cache_home=env.get("XDG_CACHE_HOME", "").strip(),
             models_dir=env.get("SMARTTHUMB_MODELS_DIR", "").strip(),
         )
@@ -232,6 +240,11 @@ class Settings:
             raise ConfigError("MAX_DIMENSION must be at most 16383 (the WebP encoder's limit)")
         if self.memory_reserve_mb >= self.function_memory_mb:
             raise ConfigError("MEMORY_RESERVE_MB must be below the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE)")
+        if self.enable_client_hints and (
+            self.signing_secret or self.signing_secret_parameter or self.signing_secret_arn
+        ):
+            # A signature covers the query; hint headers would change the output unsigned.
+            raise ConfigError("ENABLE_CLIENT_HINTS cannot be used with signed URLs (infra/SIGNING.md)")
         if self.max_dpr < 1:
             raise ConfigError("MAX_DPR must be at least 1")
         for r in self.smartcrop_aspect_ratios:

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
+from smartthumb import client_hints
 from smartthumb.accept import accepted_formats
 from smartthumb.cache_policy import bounded_cache_control
 from smartthumb.config import Settings
@@ -113,6 +114,15 @@ def build_app(
         pairs = query_pairs(raw_query)
         verifier.verify(pairs)  # 403 before any parameter is looked at
         params = parse_query_string(raw_query)
+        hints = client_hints.Hints()
+        if settings.enable_client_hints:  # never with signing on (Settings refuses it)
+            params, hints = client_hints.apply(
+                params,
+                _header(app, client_hints.DPR_HEADER),
+                _header(app, client_hints.WIDTH_HEADER),
+                max_dimension=settings.max_dimension,
+                max_dpr=settings.max_dpr,
+            )
         request = parse_th(params, settings)
         result = service.thumbnail(
             request,
@@ -124,8 +134,11 @@ def build_app(
         expires_at = next((int(v) for k, v in pairs if k == EXP), None) if verifier.enabled else None
         cache_control = bounded_cache_control(result.cache_control, expires_at, time.time())
         headers = {"ETag": result.etag, "Cache-Control": cache_control}
-        if result.vary_accept:
-            headers["Vary"] = "Accept"
+        vary = (("Accept",) if result.vary_accept else ()) + hints.consulted
+        if vary:
+            headers["Vary"] = ", ".join(vary)
+        if settings.enable_client_hints:
+            headers["Accept-CH"] = client_hints.ACCEPT_CH
         if result.region_origin:
             headers["X-Smartthumb-Region"] = result.region_origin
         if result.crop is not None:

@@ -11,7 +11,10 @@ the limits and default quality that change the output) and, for ``c=7``, the
 region. Everything but the region is known before the source is read, so a
 hit costs the source's ETag (an S3 HEAD) and the stored object, no download
 and no decode of the source. The stored object's type is its ``Content-Type``
-(S3) or read from its first bytes (folder). So:
+(S3) or read from its first bytes (folder); what else the render's response said
+(the service's ``meta``: animation kept or first frame, the crop box) is kept
+beside it (S3 user metadata, or a ``.meta.json`` file), so a hit answers the same
+headers as the render did. So:
 
 * a stale render is never served: an overwritten source has a new ETag,
   hence a new key, and the old object is simply never asked for again;
@@ -39,11 +42,12 @@ is logged and the response goes out anyway.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -63,6 +67,8 @@ _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
 )
 
 DEFAULT_PREFIX = "renders/"
+#: The folder store's file beside a render holding its ``meta``.
+META_SUFFIX = ".meta.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,8 @@ class StoredRender:
     key: str
     body: bytes
     content_type: str
+    #: What the render's response said besides its body (short ASCII names and values).
+    meta: Mapping[str, str] = field(default_factory=dict)
 
 
 def source_prefix(prefix: str, image_id: str) -> str:
@@ -99,8 +107,10 @@ class RenderStore(Protocol):
         """The stored render, or None (missing, or the store failed)."""
         ...
 
-    def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> bool:
-        """Store a render; False (logged) when the store failed."""
+    def put(
+        self, key: str, body: bytes, content_type: str, cache_control: str, meta: Mapping[str, str] | None = None
+    ) -> bool:
+        """Store a render (and its ``meta``); False (logged) when the store failed."""
         ...
 
     def delete_renders(self, image_id: str) -> int:
@@ -127,24 +137,41 @@ class LocalFolderRenderStore:
         return path
 
     def get(self, key: str) -> StoredRender | None:
+        if key.endswith(META_SUFFIX):
+            return None
         try:
-            body = self._path(key).read_bytes()
+            path = self._path(key)
+            body = path.read_bytes()
+            meta_path = path.with_name(path.name + META_SUFFIX)
+            meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else {}
         except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
         except OSError:
             log.warning("render store read failed", exc_info=True)
             return None
-        return StoredRender(key, body, sniff_content_type(body))
+        return StoredRender(key, body, sniff_content_type(body), meta)
 
-    def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> bool:
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        # Written aside and renamed: a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    def put(
+        self, key: str, body: bytes, content_type: str, cache_control: str, meta: Mapping[str, str] | None = None
+    ) -> bool:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Written aside and renamed: a reader never sees half a file.
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(body)
-            os.replace(tmp, path)
+            # The meta first: a reader that finds the render finds its meta too.
+            meta_path = path.with_name(path.name + META_SUFFIX)
+            if meta:
+                self._write(meta_path, json.dumps(dict(meta)).encode("utf-8"))
+            else:
+                meta_path.unlink(missing_ok=True)
+            self._write(path, body)
         except OSError:
             log.warning("render store write failed", exc_info=True)
             return False
@@ -157,7 +184,7 @@ class LocalFolderRenderStore:
             for child in folder.iterdir():
                 if child.is_file():
                     child.unlink(missing_ok=True)
-                    removed += 1
+                    removed += not child.name.endswith(META_SUFFIX)  # renders counted, not their meta
         return removed
 
     def location(self, key: str) -> str:
@@ -186,14 +213,22 @@ class S3RenderStore(LazyS3Client):
         except BotoCoreError as exc:
             log.warning("render store read failed: %s", exc)
             return None
-        return StoredRender(key, body, obj.get("ContentType") or sniff_content_type(body))
+        meta = dict(obj.get("Metadata") or {})
+        return StoredRender(key, body, obj.get("ContentType") or sniff_content_type(body), meta)
 
-    def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> bool:
+    def put(
+        self, key: str, body: bytes, content_type: str, cache_control: str, meta: Mapping[str, str] | None = None
+    ) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, CacheControl=cache_control
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                CacheControl=cache_control,
+                Metadata=dict(meta or {}),  # x-amz-meta-*: a hit answers the render's headers
             )
         except (ClientError, BotoCoreError) as exc:
             log.warning("render store write failed: %s", exc)

@@ -1,15 +1,17 @@
 """Orchestration of one ``/th`` request: source → header → plan → pixels.
 
 No HTTP here: the handler turns a :class:`Thumbnail` or a ``ThumbError``
-into a response. The order is chosen so the cheap steps run first: the
-source header (size, format) and the region of interest decide the ETag, so
-a matching ``If-None-Match`` is answered before any pixel is decoded.
+into a response. The order is chosen so the cheap steps run first: the ETag
+is made of inputs known without the pixels (the source's version from a
+HEAD, the normalised request, the accepted formats and, for ``c=7``, the
+sidecar's digest or that there is none), so a matching ``If-None-Match`` is
+answered before the source is downloaded or a model runs.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from smartthumb import __version__, animation, limits, negotiation, render
@@ -20,7 +22,7 @@ from smartthumb.quality import avif_fits, output_quality
 from smartthumb.regions import NoRegionProvider, RegionHint, RegionProvider
 from smartthumb.render_store import RenderStore, render_key
 from smartthumb.request import ThumbRequest
-from smartthumb.sources import ImageSource
+from smartthumb.sources import ImageSource, SourceVersion
 
 #: Response headers saying how the answer was made (besides X-Smartthumb-Region).
 ANIMATION_HEADER = "X-Smartthumb-Animation"
@@ -49,14 +51,50 @@ class Thumbnail:
     crop: Box | None = None
 
 
-def make_etag(source_etag: str, request: ThumbRequest, fmt: str, region: RegionHint | None) -> str:
-    """Strong ETag: the source version + normalised parameters + format (+ the
-    smart-crop region, so a blind-ratio fallback and a later smart crop differ)."""
-    parts = [RENDER_VERSION, source_etag, request.id, request.cache_key(), fmt]
-    if region is not None:
-        parts.append(repr(region.box))
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f'"{digest}"'
+def _output_parts(settings: Settings, source_etag: str, request: ThumbRequest, accepted: Collection[str]) -> list[str]:
+    """Everything known before the source is read that decides the output: the source version, the
+    normalised parameters, the switched-on modern formats the client takes (what ``Vary: Accept``
+    varies on) and the settings that change pixels."""
+    switches = render.format_switches(settings)
+    modern = [fmt for fmt in negotiation.MODERN if fmt in accepted and switches.enabled(fmt)]
+    return [
+        RENDER_VERSION,
+        source_etag,
+        request.id,
+        request.cache_key(),
+        ",".join(modern),
+        str(settings.default_quality),
+        f"{settings.max_animation_frames}x{settings.max_animation_pixels}",
+    ]
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def make_etag(
+    settings: Settings,
+    source_etag: str,
+    request: ThumbRequest,
+    accepted: Collection[str],
+    region_version: str,
+    *,
+    force_format: str | None = None,
+    temporary: bool = False,
+) -> str:
+    """Strong ETag from inputs known without pixels (so a 304 is decided from a HEAD and the sidecar).
+
+    ``region_version`` is ``c=7``'s (:meth:`~smartthumb.regions.VersionedRegions.region_version`: a
+    sidecar's digest, or that none exists), "" otherwise. The output format is not an input: it
+    follows from the source and the accepted formats. A ``temporary`` answer (a blind-ratio or
+    format fallback) gets an ETag the HEAD-time check never computes, so it is not revalidated
+    before decoding, and a later smart crop never matches it.
+    """
+    parts = _output_parts(settings, source_etag, request, accepted)
+    parts += [region_version, force_format.upper() if force_format else ""]
+    if temporary:
+        parts.append("temporary")
+    return f'"{_digest(parts)}"'
 
 
 def store_digest(
@@ -68,20 +106,29 @@ def store_digest(
 ) -> str:
     """The render store's key digest (see :mod:`smartthumb.render_store`): everything that decides the
     output, the region aside known before the source is read."""
-    switches = render.format_switches(settings)
-    modern = [fmt for fmt in negotiation.MODERN if fmt in accepted and switches.enabled(fmt)]
-    parts = [
-        RENDER_VERSION,
-        source_etag,
-        request.id,
-        request.cache_key(),
-        ",".join(modern),
-        str(settings.default_quality),
-        f"{settings.max_animation_frames}x{settings.max_animation_pixels}",
-    ]
+    parts = _output_parts(settings, source_etag, request, accepted)
     if region is not None:
         parts.append(repr(region.box))
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return _digest(parts)
+
+
+def meta_of(headers: list[tuple[str, str]], crop: Box | None) -> dict[str, str]:
+    """What a stored render keeps of its response besides the body (:func:`headers_from_meta` reverses it)."""
+    animation = dict(headers).get(ANIMATION_HEADER)
+    meta = {} if animation is None else {"animation": animation}
+    if crop is not None:
+        meta["crop"] = f"{crop.x},{crop.y},{crop.w},{crop.h}"
+    return meta
+
+
+def headers_from_meta(meta: Mapping[str, str]) -> tuple[tuple[tuple[str, str], ...], Box | None]:
+    """A stored render's response headers and crop box, as rendering it answered them."""
+    headers = ((ANIMATION_HEADER, meta["animation"]),) if "animation" in meta else ()
+    try:
+        crop = Box(*(int(v) for v in meta["crop"].split(","))) if "crop" in meta else None
+    except (TypeError, ValueError):
+        crop = None  # not ours: left out rather than failing a hit
+    return headers, crop
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -109,30 +156,47 @@ class ThumbnailService:
         self.store = store
         self.animation_budget = animation.AnimationBudget(settings.max_animation_frames, settings.max_animation_pixels)
 
-    def _from_store(
-        self, request: ThumbRequest, accepted: Collection[str], if_none_match: str | None
+    def _head(self, image_id: str) -> SourceVersion | None:
+        """The source's current version from a HEAD (a ``stat`` locally), or None for a source
+        that can only say it by reading (``smartthumb render``'s one file)."""
+        head = getattr(self.source, "head", None)
+        return None if head is None else head(image_id)
+
+    def _not_modified(
+        self, request: ThumbRequest, accepted: Collection[str], if_none_match: str, version: SourceVersion
     ) -> Thumbnail | None:
-        """A stored render found with the source's ETag alone (no download, no decode), or None."""
-        etag_of = getattr(self.source, "etag", None)
-        if self.store is None or etag_of is None:
+        """A 304 decided from the source's version and, for ``c=7``, the sidecar: no download, no model."""
+        region = ""
+        if request.crop is CropMode.SMART_RATIO:
+            region_version = getattr(self.regions, "region_version", None)
+            found = None if region_version is None else region_version(version.key, version.etag)
+            if found is None:  # the answer will be a fallback (or cannot be known): decided after decoding
+                return None
+            region = found
+        etag = make_etag(self.settings, version.etag, request, accepted, region)
+        if not etag_matches(if_none_match, etag):
             return None
-        source_etag = etag_of(request.id)
-        digest = store_digest(self.settings, source_etag, request, accepted, None)
+        vary = render.format_switches(self.settings).varies
+        return Thumbnail(None, "", etag, self.settings.cache_control, None, vary)
+
+    def _from_store(self, request: ThumbRequest, accepted: Collection[str], version: SourceVersion) -> Thumbnail | None:
+        """A stored render found with the source's ETag alone (no download, no decode), or None."""
+        if self.store is None:
+            return None
+        digest = store_digest(self.settings, version.etag, request, accepted, None)
         key = render_key(self.store.prefix, request.id, digest)
         stored = self.store.get(key)
-        fmt = next((f for f, ct in render.CONTENT_TYPES.items() if stored and ct == stored.content_type), None)
-        if stored is None or fmt is None:
+        if stored is None or stored.content_type not in render.CONTENT_TYPES.values():
             return None
-        etag = make_etag(source_etag, request, fmt, None)  # what rendering it would answer
+        etag = make_etag(self.settings, version.etag, request, accepted, "")  # what rendering it would answer
         vary = render.format_switches(self.settings).varies
-        headers = ((STORE_HEADER, "hit"),)
+        headers, crop = headers_from_meta(stored.meta)  # what rendering it answered
+        headers = (*headers, (STORE_HEADER, "hit"))
         cache_control = self.settings.cache_control
-        if etag_matches(if_none_match, etag):
-            return Thumbnail(None, stored.content_type, etag, cache_control, None, vary, headers)
         if len(stored.body) > self.settings.max_inline_bytes:
             location = self.store.location(key)
-            return Thumbnail(None, stored.content_type, etag, cache_control, None, vary, headers, location)
-        return Thumbnail(stored.body, stored.content_type, etag, cache_control, None, vary, headers)
+            return Thumbnail(None, stored.content_type, etag, cache_control, None, vary, headers, location, crop)
+        return Thumbnail(stored.body, stored.content_type, etag, cache_control, None, vary, headers, None, crop)
 
     def thumbnail(
         self,
@@ -150,8 +214,15 @@ class ThumbnailService:
         """
         deadline = limits.Deadline(remaining_ms)
         deadline.require(limits.RENDER_FLOOR_MS)  # no time left: 503 before touching the store
-        if force_format is None and request.crop is not CropMode.SMART_RATIO:
-            served = self._from_store(request, accepted, if_none_match)
+        # The source's version (a HEAD) decides a 304 and finds a stored render, before any download.
+        wanted = force_format is None and (bool(if_none_match) or self.store is not None)
+        version = self._head(request.id) if wanted else None
+        if version is not None and if_none_match:
+            not_modified = self._not_modified(request, accepted, if_none_match, version)
+            if not_modified is not None:
+                return not_modified
+        if version is not None and request.crop is not CropMode.SMART_RATIO:
+            served = self._from_store(request, accepted, version)
             if served is not None:
                 return served
         source = self.source.get(request.id)
@@ -198,9 +269,19 @@ class ThumbnailService:
             headers.append((FORMAT_FALLBACK_HEADER, f"AVIF over the time budget; {fmt} instead"))
             format_fell_back = True
 
-        etag = make_etag(source.etag, request, fmt, hint)
         region_fell_back = hint is not None and hint.origin == "fallback"
         temporary = region_fell_back or format_fell_back
+        # The same ETag the HEAD-time check computes (a region provider without versions: its box).
+        region_version = "" if hint is None else hint.version or repr(hint.box)
+        etag = make_etag(
+            self.settings,
+            source.etag,
+            request,
+            accepted,
+            region_version,
+            force_format=force_format,
+            temporary=temporary,
+        )
         cache_control = self.settings.fallback_cache_control if temporary else self.settings.cache_control
         content_type = render.CONTENT_TYPES[fmt]
         vary = render.format_switches(self.settings).varies
@@ -242,7 +323,7 @@ class ThumbnailService:
 
         if store is None or key is None:
             return answer(body)
-        saved = store.put(key, body, content_type, cache_control)
+        saved = store.put(key, body, content_type, cache_control, meta_of(headers, crop))
         if len(body) > self.settings.max_inline_bytes:
             if not saved:
                 raise SourceUnavailable("the render store is unavailable for a large thumbnail; try again")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from smartthumb.aws import LazyS3Client, S3Failure, S3Fault, object_has_etag, s3_errors
-from smartthumb.errors import SourceMisconfigured, SourceNotFound, SourceTooLarge, SourceUnavailable
+from smartthumb.errors import SourceMisconfigured, SourceNotFound, SourceTooLarge, SourceUnavailable, ThumbError
 
 log = logging.getLogger("smartthumb.sources")
 
@@ -33,9 +33,25 @@ class SourceObject:
     content_type: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SourceVersion:
+    """Which version of a source is current, known without reading its body (a HEAD, a ``stat``)."""
+
+    key: str
+    etag: str
+
+
 class ImageSource(Protocol):
     def get(self, image_id: str) -> SourceObject:
         """Return the image, or raise SourceNotFound / SourceTooLarge / SourceUnavailable."""
+        ...
+
+
+class VersionedSource(ImageSource, Protocol):
+    """A source that can say its current version without a download (both sources here can)."""
+
+    def head(self, image_id: str) -> SourceVersion:
+        """The key and ETag :meth:`get` would return now; the same errors as ``get`` but SourceTooLarge."""
         ...
 
 
@@ -106,6 +122,10 @@ class LocalFolderSource:
 
     def etag(self, image_id: str) -> str:
         """The version :meth:`get` would return, without reading the file (the render store's lookup)."""
+        return self.head(image_id).etag
+
+    def head(self, image_id: str) -> SourceVersion:
+        """Key and version from a ``stat``, the file unread (the 304 decision, the render store's lookup)."""
         path = self.path_for(image_id)
         try:
             stat = path.stat()
@@ -117,7 +137,7 @@ class LocalFolderSource:
             raise SourceUnavailable("the image store could not be read; try again") from exc
         if not path.is_file():
             raise SourceNotFound("no image with that id")
-        return self._etag(stat, image_id)
+        return SourceVersion(self.prefix + image_id, self._etag(stat, image_id))
 
     def list_ids(self) -> list[str]:
         """Ids of the files that look like images (by extension), for listings."""
@@ -142,30 +162,37 @@ class S3Source(LazyS3Client):
 
     def etag(self, image_id: str) -> str:
         """The object's ETag from a HEAD, without downloading it (the render store's lookup)."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        return self.head(image_id).etag
 
+    def head(self, image_id: str) -> SourceVersion:
+        """Key and ETag from a HEAD, nothing downloaded (the 304 decision, the render store's lookup).
+
+        Faults are sorted as :meth:`get` sorts them, so a HEAD and a GET of one object answer alike.
+        """
+        key = self.prefix + image_id
         try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self.prefix + image_id)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket", "AccessDenied", "403"):
-                raise SourceNotFound("no image with that id") from exc
-            raise SourceUnavailable("the image store is unavailable, try again") from exc
-        except BotoCoreError as exc:
-            raise SourceUnavailable("the image store is unavailable, try again") from exc
-        return str(head.get("ETag", "")).strip('"')
+            with s3_errors():
+                head = self.client.head_object(Bucket=self.bucket, Key=key)
+        except S3Failure as exc:
+            raise _source_error(exc) from exc
+        return SourceVersion(key, str(head.get("ETag", "")).strip('"'))
 
     def get(self, image_id: str) -> SourceObject:
         try:
             return read_s3_object(self.client, self.bucket, self.prefix + image_id, self.max_bytes)
         except S3Failure as exc:
-            if exc.fault is S3Fault.MISSING:
-                raise SourceNotFound("no image with that id") from exc
-            if exc.fault in (S3Fault.DENIED, S3Fault.NO_BUCKET):
-                # The template grants s3:ListBucket, so a 403 is a real denial: a misconfiguration.
-                log.error("source store refused the read (%s): check the bucket and the function's role", exc.fault)
-                raise SourceMisconfigured("the image store is misconfigured") from exc
-            raise SourceUnavailable("the image store is unavailable, try again") from exc
+            raise _source_error(exc) from exc
+
+
+def _source_error(exc: S3Failure) -> ThumbError:
+    """What a failed read (GET or HEAD) of a source means on ``/th``."""
+    if exc.fault is S3Fault.MISSING:
+        return SourceNotFound("no image with that id")
+    if exc.fault in (S3Fault.DENIED, S3Fault.NO_BUCKET):
+        # The template grants s3:ListBucket, so a 403 is a real denial: a misconfiguration.
+        log.error("source store refused the read (%s): check the bucket and the function's role", exc.fault)
+        return SourceMisconfigured("the image store is misconfigured")
+    return SourceUnavailable("the image store is unavailable, try again")
 
 
 def read_s3_object(client: Any, bucket: str, key: str, max_bytes: int, etag: str | None = None) -> SourceObject:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -15,13 +17,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from smartthumb import structure
 from smartthumb.aws import S3Failure, object_has_etag, s3_client
 from smartthumb.config import Settings
 from smartthumb.errors import SourceUnavailable, ThumbError
 from smartthumb.focus import EMBEDDED, MANUAL, decided_region, face_boxes, pinned_faces, stored_boxes
 from smartthumb.geometry import Box, Size, place_window, ratio_box_size, scale_box
 from smartthumb.regions import RegionHint
-from smartthumb.sidecars.document import AnalyzeFn, Sidecar, build_sidecar
+from smartthumb.sidecars.document import ANALYZER_VERSION, AnalyzeFn, Sidecar, build_sidecar
 from smartthumb.sidecars.ordering import Decision, SidecarStore, undo_if_orphaned, write_guarded
 from smartthumb.sources import SourceObject
 
@@ -32,6 +35,17 @@ MEMO_ENTRIES = 256
 #: How long a remembered sidecar is trusted: a manual region set through
 #: another container (PUT /analysis, smartthumb focus) is seen after this.
 MEMO_TTL_S = 30.0
+#: The region version when no current sidecar exists: the models (deterministic) will decide it.
+NO_SIDECAR = f"computed:{ANALYZER_VERSION}"
+#: Sidecar fields that do not change the region (left out of its version, so a re-run does not churn ETags).
+_UNVERSIONED = ("createdAt", "sequencer", "trigger")
+
+
+def sidecar_version(sidecar: Sidecar) -> str:
+    """A digest of what in ``sidecar`` can decide a crop (its analysis, a manual region, its status)."""
+    doc = {k: v for k, v in sidecar.to_json().items() if k not in _UNVERSIONED}
+    blob = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    return "sidecar:" + hashlib.sha256(blob).hexdigest()[:24]
 
 
 class AnalysisCache:
@@ -72,7 +86,8 @@ class AnalysisCache:
         self._inflight: dict[tuple[str, str], concurrent.futures.Future[Sidecar]] = {}
         self._lock = threading.RLock()  # a done callback may run inside compute()
         self.analysis_calls = 0
-        self._memo: OrderedDict[tuple[str, str], tuple[float, Sidecar]] = OrderedDict()
+        #: (key, ETag) -> (when, sidecar, its region version: NO_SIDECAR for one computed here).
+        self._memo: OrderedDict[tuple[str, str], tuple[float, Sidecar, str]] = OrderedDict()
         self.clock: Callable[[], float] = time.monotonic  # the memo's clock (tests move it)
 
     @property
@@ -112,25 +127,42 @@ class AnalysisCache:
         A warm container remembers recent sidecars per (key, ETag): a sidecar
         describes one object version, so a remembered one stays right for it.
         """
-        memo_key = (source.key, source.etag)
+        return self._lookup(source.key, source.etag)[0]
+
+    def _lookup(self, key: str, etag: str) -> tuple[Sidecar | None, str]:
+        """The current sidecar of version ``etag`` of ``key`` (or None) and its region version.
+
+        One computed here (remembered, maybe not stored) keeps :data:`NO_SIDECAR`, the version
+        its answer was given under, until the memo lets it go and the stored one is read.
+        """
+        memo_key = (key, etag)
         with self._lock:
             hit = self._memo.get(memo_key)
             if hit is not None and self.clock() - hit[0] < MEMO_TTL_S:
                 self._memo.move_to_end(memo_key)
-                return hit[1]
+                return hit[1], hit[2]
         try:
-            sidecar, _ = self.store.read(source.key)
+            sidecar, _ = self.store.read(key)
         except ThumbError as exc:
             log.warning("sidecar read failed (%s): computing instead", exc.code)
-            return None
-        if sidecar is not None and sidecar.etag == source.etag:
-            self._remember(sidecar)
-            return sidecar
-        return None
+            return None, NO_SIDECAR
+        if sidecar is not None and sidecar.etag == etag:
+            version = sidecar_version(sidecar)
+            self._remember(sidecar, version)
+            return sidecar, version
+        return None, NO_SIDECAR
 
-    def _remember(self, sidecar: Sidecar) -> None:
+    def region_version(self, key: str, etag: str) -> str | None:
+        """What will decide ``c=7``'s region for this version, from the sidecar alone (no source read,
+        no model): its digest, :data:`NO_SIDECAR`, or ``None`` for an error sidecar (a fallback)."""
+        sidecar, version = self._lookup(key, etag)
+        if sidecar is not None and not sidecar.ok:
+            return None
+        return version
+
+    def _remember(self, sidecar: Sidecar, version: str) -> None:
         with self._lock:
-            self._memo[(sidecar.key, sidecar.etag)] = (self.clock(), sidecar)
+            self._memo[(sidecar.key, sidecar.etag)] = (self.clock(), sidecar, version)
             self._memo.move_to_end((sidecar.key, sidecar.etag))
             while len(self._memo) > MEMO_ENTRIES:
                 self._memo.popitem(last=False)
@@ -141,13 +173,17 @@ class AnalysisCache:
             self._memo.pop((source.key, source.etag), None)
 
     def region_for(self, source: SourceObject, size: Size, budget_ms: int) -> RegionHint:
-        sidecar = self.current(source)
+        sidecar, version = self._lookup(source.key, source.etag)
         if sidecar is None:
             self._metric("SidecarMiss")
+            if not self._analysis_and_render_fit(source):
+                log.info("smart crop: analysis + render over MAX_DECODE_CPU_MS, blind ratio (no sidecar yet)")
+                self._metric("AnalysisOverCpuBudget")
+                return RegionHint(None, "fallback")
             sidecar = self.compute(source, budget_ms)
             if sidecar is None:
                 return RegionHint(None, "fallback")
-            origin = "computed"
+            origin, version = "computed", NO_SIDECAR
         else:
             self._metric("SidecarHit")
             origin = "sidecar"
@@ -157,14 +193,31 @@ class AnalysisCache:
         if decided.box is None:
             # Analysed, nothing found: the analysis's rule centres the box (the
             # Azure answer does), where a blind ratio would keep the top.
-            return RegionHint(None, origin, lambda ratio: place_window(ratio_box_size(size, ratio), size, whole(size)))
+            return RegionHint(
+                None, origin, version, lambda ratio: place_window(ratio_box_size(size, ratio), size, whole(size))
+            )
         if decided.origin in (MANUAL, EMBEDDED):
             origin = decided.origin  # X-Smartthumb-Region says who decided
         frm = Size(sidecar.width, sidecar.height) if sidecar.width and sidecar.height else size
         roi = scale_box(decided.box, frm, size)
         # Every origin places by the analysis's own rule: a manual or embedded
         # region by the pinned-region rule, faces and saliency by best_box's.
-        return RegionHint(roi, origin, _placer(sidecar, frm, size, roi, decided.origin in (MANUAL, EMBEDDED)))
+        place = _placer(sidecar, frm, size, roi, decided.origin in (MANUAL, EMBEDDED))
+        return RegionHint(roi, origin, version, place)
+
+    def _analysis_and_render_fit(self, source: SourceObject) -> bool:
+        """Whether two decodes of ``source`` (the analysis's, then the render's) fit the decode CPU
+        budget: ``c=7`` without a sidecar decodes twice, each under the budget on its own, so a
+        48 Mpx progressive 4:4:4 photo took 2.1 s of CPU with the models. Over it, blind ratio
+        now; the upload's analysis (or ``GET /analysis``: one decode) writes the sidecar."""
+        budget = self.settings.max_decode_cpu_ms
+        if budget <= 0:
+            return True
+        try:
+            facts = structure.scan(source.data, self.settings.max_animation_frames)
+        except ThumbError:
+            return True  # the decode refuses it, with its own 4xx
+        return 2 * structure.decode_cpu_ms(facts, len(source.data)) <= budget
 
     def compute(self, source: SourceObject, budget_ms: int) -> Sidecar | None:
         """Analyse ``source`` now, waiting at most ``budget_ms``; the sidecar or ``None``."""
@@ -220,7 +273,7 @@ class AnalysisCache:
             trigger="OnDemand",
         )
         self.analysis_calls += 1
-        self._remember(sidecar)
+        self._remember(sidecar, NO_SIDECAR)
         try:
             result = write_guarded(
                 self.store, sidecar, current=current, token=token, still_current=lambda: self.still_current(source)

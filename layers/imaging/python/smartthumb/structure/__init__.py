@@ -5,7 +5,7 @@ walks their structure (markers, chunks, blocks, IFDs) with early stops, so
 the counts that cost Pillow minutes of CPU or gigabytes of memory (metadata
 floods, IFD chains, RLE bitmaps) are refused with a 413 in milliseconds; then
 :mod:`~smartthumb.structure.budget` checks what the decode will take against
-the function's memory. Anything else (WebP, and formats added later) is
+the function's memory and the CPU budget. Anything else (WebP, and formats added later) is
 passed through: ``Facts.format == ""``, and the decoder's own header checks
 decide.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from smartthumb.config import Settings
 from smartthumb.structure import bmp, gif, jpeg, png, tiff
-from smartthumb.structure.budget import budget_bytes, decode_bytes, require
+from smartthumb.structure.budget import budget_bytes, decode_bytes, decode_cpu_ms, require, require_cpu
 from smartthumb.structure.facts import Facts
 
 
@@ -51,9 +51,25 @@ def check_memory(facts: Facts, settings: Settings) -> None:
         require(facts, decode_budget(settings), scale=8 if facts.format == "JPEG" else 1)
 
 
+def check_cpu(facts: Facts, size_bytes: int, settings: Settings) -> None:
+    """Refuse (413) a decode estimated over ``MAX_DECODE_CPU_MS`` of CPU (0: no limit)."""
+    if facts.format and settings.max_decode_cpu_ms > 0:
+        require_cpu(facts, size_bytes, settings.max_decode_cpu_ms)
+
+
 def decode_budget(settings: Settings) -> int:
     """Bytes a decode may add: the function's memory less the warm process's reserve."""
     return budget_bytes(settings.function_memory_mb, settings.memory_reserve_mb)
 
 
-__all__ = ["Facts", "check", "check_memory", "decode_budget", "decode_bytes", "require", "scan"]
+__all__ = [
+    "Facts",
+    "check",
+    "check_cpu",
+    "check_memory",
+    "decode_budget",
+    "decode_bytes",
+    "decode_cpu_ms",
+    "require",
+    "scan",
+]

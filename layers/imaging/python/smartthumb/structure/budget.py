@@ -1,4 +1,4 @@
-"""Memory a decode will take, from the container facts, against the function's memory.
+"""Memory and CPU a decode will take, from the container facts, against the function's.
 
 The pixel limit bounds width x height, not the bytes a decoder holds for
 them. Two figures per source:
@@ -19,6 +19,27 @@ The budget is the function's memory (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``)
 less :attr:`~smartthumb.config.Settings.memory_reserve_mb`, what a warm
 handler process holds before a decode (runtime, Pillow, boto3 and, for
 ``c=7`` and the analysis, the ONNX models).
+
+**CPU.** The pixel and memory limits let a genuine 100 Mpx progressive JPEG
+through to a 2,048 MB function, and its decode costs 1.5-1.7 s of CPU
+whatever ``draft`` does: libjpeg entropy-decodes every coefficient of every
+scan before the scaled IDCT. :func:`decode_cpu_ms` estimates a decode's CPU
+from the header and the file size, by a linear model per decode path fitted
+on genuine files (``tests/hardening/measure_decode_cpu.py``; constants
+rounded up; on this shared 2-core machine the measured decodes land within
+about 15 % of the estimate either way, as the load varies), and
+:func:`require_cpu` refuses (413) above ``MAX_DECODE_CPU_MS`` (1000 ms by
+default, which leaves the rest of an AnalyzeFunction call, the models and
+S3, room under 2 s):
+
+* JPEG: ``0.9 ms`` per MB of the coefficient buffer (progressive or
+  multi-scan only) + ``1.2 ms`` per Mpx + per MiB of file ``35 ms``
+  (progressive: refinement scans decode bit by bit) or ``12 ms`` (baseline);
+* PNG: per MB of inflated rows, ``3.3 ms`` (libspng strips), ``3.7 ms``
+  (Pillow's whole frame: 16-bit, palette, tRNS) or ``4.5 ms`` (interlaced),
+  the worst case (zero rows); the content cannot be known from the header;
+* GIF, TIFF, BMP, WebP, HEIF: not estimated (0, not measured); the pixel,
+  structure and memory limits bound them.
 """
 
 from __future__ import annotations
@@ -76,4 +97,43 @@ def require(facts: Facts, budget: int, scale: int = 1) -> None:
     if need > budget:
         raise SourceTooLarge(
             f"decoding the source would take about {need // MB} MB, over the {budget // MB} MB this function has for it"
+        )
+
+
+#: CPU model constants (ms), measured here and rounded up (see the module docstring).
+JPEG_MS_PER_COEFFICIENT_MB = 0.9
+JPEG_MS_PER_MPX = 1.2
+JPEG_PROGRESSIVE_MS_PER_MIB = 35.0
+JPEG_BASELINE_MS_PER_MIB = 12.0
+#: PNG, per MB of inflated rows: zero-filled rows, the slowest to inflate (zlib copies a distance-1
+#: match byte by byte), measured 3.1 (libspng strips), 3.5 (Pillow, 16-bit) and 4.1 (interlaced).
+PNG_MS_PER_ROW_MB = {"strips": 3.3, "whole": 3.7, "interlaced": 4.5}
+
+
+def png_row_bytes(facts: Facts) -> int:
+    """The inflated size of a PNG's image data: every row's filter byte and samples."""
+    row = 1 + math.ceil(facts.width * facts.channels * facts.bits / 8)
+    return facts.height * row * max(1, facts.frames)
+
+
+def decode_cpu_ms(facts: Facts, size_bytes: int) -> int:
+    """Estimated CPU milliseconds to decode ``facts`` (a file of ``size_bytes``); 0 when not modelled."""
+    mib = size_bytes / MB
+    if facts.format == "JPEG":
+        coefficients = jpeg_coefficient_bytes(facts)
+        per_mib = JPEG_PROGRESSIVE_MS_PER_MIB if coefficients else JPEG_BASELINE_MS_PER_MIB
+        ms = coefficients / MB * JPEG_MS_PER_COEFFICIENT_MB + facts.pixels / 1e6 * JPEG_MS_PER_MPX
+        return int(ms + mib * per_mib)
+    if facts.format == "PNG":
+        path = "interlaced" if facts.interlaced else "strips" if _png_strips(facts) else "whole"
+        return int(png_row_bytes(facts) / MB * PNG_MS_PER_ROW_MB[path])
+    return 0
+
+
+def require_cpu(facts: Facts, size_bytes: int, budget_ms: int) -> None:
+    """Raise :class:`SourceTooLarge` (413) when the decode is estimated over ``budget_ms`` of CPU."""
+    need = decode_cpu_ms(facts, size_bytes)
+    if need > budget_ms:
+        raise SourceTooLarge(
+            f"decoding the source would take about {need} ms of CPU, over the {budget_ms} ms budget (MAX_DECODE_CPU_MS)"
         )
