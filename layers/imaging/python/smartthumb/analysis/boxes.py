@@ -68,12 +68,8 @@ Rules and thresholds
   Without a region, the image's own ratio (clamped): the whole picture when
   it is not extreme.
 
-Values: faces +50 % of their height above, +20 % below, +25 % of their width
-each side; saliency threshold 0.5; nothing salient below 0.5 % of the map;
-ROI trim 1 % of the mass per side (the top regrown by up to 15 % over touching rows); mass tolerance 1 %
-of the total with faces, 0.03 % with saliency.
-The importance projections are taken from the saliency map weighted by
-detail (:mod:`.detail`), not from the raw map.
+Values are the constants below. The importance projections come from the
+saliency map weighted by detail (:mod:`.detail`), not from the raw map.
 """
 
 from __future__ import annotations
@@ -103,8 +99,7 @@ MASS_TOLERANCE = 0.01
 SALIENCY_TOLERANCE = 0.0003
 #: A salient region wider than the window is placed by the mass of its top part (this fraction of its height).
 TOP_BAND = 0.4
-#: A region reaching into this bottom share of the image stands on something (see :func:`grounded`).
-GROUND_BAND = 0.2
+GROUND_BAND = 0.2  #: a region reaching into this bottom share of the image stands on something
 #: Peak value of a compact importance projection (see :meth:`Importance.compact`).
 IMPORTANCE_SCALE = 10000
 
@@ -160,8 +155,7 @@ def saliency_roi(saliency: np.ndarray, size: Size) -> Box | None:
     mh, mw = saliency.shape
     c0, c1 = _trimmed_extent(weight.sum(axis=0), ROI_MASS_TRIM)
     r0, r1 = _trimmed_extent(weight.sum(axis=1), ROI_MASS_TRIM)
-    # Ears, horns and hair are thin but are the top of a head: the top grows back
-    # over the salient rows right above it (not over a gap, so a stray speck stays out).
+    # Thin ears, horns, hair: the top grows over touching salient rows (a speck past a gap stays out).
     rows = mask.any(axis=1)
     limit = max(r0 - math.ceil(ROI_TOP_GROW * (r1 - r0 + 1)), 0)
     while r0 > limit and rows[r0 - 1]:
@@ -221,8 +215,7 @@ def _containment_counts(intervals: Sequence[tuple[int, int]], window: int, posit
 
 def _most(counts: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """The candidates with the highest count among candidates."""
-    counts = np.where(candidates, counts, -1)
-    return counts == counts.max()
+    return (masked := np.where(candidates, counts, -1)) == masked.max()
 
 
 def _nearest_index(length: int, cells: int) -> np.ndarray:
