@@ -102,7 +102,7 @@ def test_as_many_faces_as_possible_are_kept_mostly_then_whole(scene: tuple) -> N
 @settings(max_examples=200, deadline=None)
 @given(sizes(max_side=600), st.data())
 def test_saliency_mass_is_maximal_within_tolerance(size: Size, data: st.DataObject) -> None:
-    """Without faces the window holds the most saliency (nearest-neighbour map), up to MASS_TOLERANCE;
+    """Without faces the window holds the most saliency (nearest-neighbour map), up to SALIENCY_TOLERANCE;
     of the region's top band when the region is wider than the window."""
     mh, mw = data.draw(st.integers(4, 16)), data.draw(st.integers(4, 16))
     seed = data.draw(st.integers(0, 2**32 - 1))
@@ -126,7 +126,7 @@ def test_saliency_mass_is_maximal_within_tolerance(size: Size, data: st.DataObje
         assert box.y == 0
         return
     best = max(mass(x, y) for x in range(size.width - box.w + 1) for y in range(size.height - box.h + 1))
-    assert mass(box.x, box.y) >= best - boxes.MASS_TOLERANCE * full.sum() - 1e-6
+    assert mass(box.x, box.y) >= best - boxes.SALIENCY_TOLERANCE * full.sum() - 1e-6
 
 
 @settings(max_examples=200, deadline=None)
@@ -238,3 +238,36 @@ def test_importance_places_every_ratio_as_the_map_does(scene: tuple, data: st.Da
     expected = boxes.crop_for_ratio(size, ratio, [], saliency, roi)
     assert boxes.crop_for_ratio(size, ratio, [], importance, roi) == expected
     assert boxes.crop_for_ratio(size, ratio, [], again, roi) == expected
+
+
+def test_saliency_roi_top_grows_over_touching_rows_not_over_a_gap() -> None:
+    sal = np.zeros((100, 100), dtype=np.float32)
+    sal[40:80, 20:60] = 0.9  # a body
+    sal[36:40, 30:32] = 0.9  # thin ears touching it: little mass, but its top
+    assert boxes.saliency_roi(sal, Size(100, 100)).y == 36
+    sal[36:40] = 0.0
+    sal[30:33, 30:32] = 0.9  # the same ears with a gap: not grown over
+    assert boxes.saliency_roi(sal, Size(100, 100)).y == 40
+
+
+def _wide_animal(bottom: int) -> tuple[Size, np.ndarray]:
+    """A 100 x 50 map: a wide salient body whose top band is at the left (a raised head) and
+    whose most mass is at the right (the rump), ending at row ``bottom``."""
+    sal = np.zeros((50, 100), dtype=np.float32)
+    sal[bottom - 20 : bottom, 40:95] = 1.0  # the body, heavy
+    sal[bottom - 28 : bottom - 20, 5:20] = 1.0  # the head, above the back, at the left end
+    sal[bottom - 20 : bottom - 12, 5:40] = 1.0  # the neck
+    return Size(1000, 500), sal
+
+
+def test_a_wide_standing_subject_keeps_its_top_band_a_floating_one_its_mass() -> None:
+    size, standing = _wide_animal(bottom=50)
+    roi = boxes.saliency_roi(standing, size)
+    assert boxes.grounded(roi, size) and roi.w > 250
+    box = boxes.crop_for_ratio(size, 0.5, [], standing, roi)
+    assert box.x <= 65 and box.right >= 200  # the head (x 50-200) is kept, 90 % or more
+    size, floating = _wide_animal(bottom=35)
+    roi = boxes.saliency_roi(floating, size)
+    assert not boxes.grounded(roi, size)
+    box = boxes.crop_for_ratio(size, 0.5, [], floating, roi)
+    assert box.x > 200  # placed on the mass (the body, x 400-950), not on the head

@@ -45,3 +45,62 @@ def test_skin_fraction_reads_the_middle_of_the_box() -> None:
     rgb[30:54, 28:52] = SKIN  # x 20-80 %, y 25-85 % of the 40 px box at (20, 20)
     assert faces.skin_fraction(rgb, 20, 20, 40, 40) == 1.0
     assert faces.skin_fraction(scene(STEEL), 20, 20, 40, 40) == 0.0
+
+
+class _FakeYuNet:
+    """Outputs with one confident face at the middle of the 640 input (stride 32), counting runs."""
+
+    def __init__(self, score: float, side: int) -> None:
+        self.score, self.side, self.runs = score, side, 0
+
+    def get_outputs(self) -> list:
+        class Out:
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+        return [Out(f"{kind}_{s}") for s in faces.STRIDES for kind in ("cls", "obj", "bbox", "kps")]
+
+    def run(self, names: list[str], feeds: dict) -> list[np.ndarray]:
+        self.runs += 1
+        out = {}
+        for s in faces.STRIDES:
+            n = (640 // s) ** 2
+            out[f"cls_{s}"] = np.zeros((1, n, 1), np.float32)
+            out[f"obj_{s}"] = np.zeros((1, n, 1), np.float32)
+            out[f"bbox_{s}"] = np.zeros((1, n, 4), np.float32)
+            out[f"kps_{s}"] = np.zeros((1, n, 10), np.float32)
+        if self.runs == 1:  # the first pass: a side x side face centred at (80, 80) of the input
+            cell = 2 * 20 + 2
+            out["cls_32"][0, cell] = out["obj_32"][0, cell] = self.score
+            out["bbox_32"][0, cell] = [0.5, 0.5, np.log(self.side / 32), np.log(self.side / 32)]
+        return [out[n] for n in names]
+
+
+def _detect(monkeypatch, rgb: np.ndarray, score: float, side: int = 32) -> tuple[list[faces.RawFace], int]:
+    from smartthumb.analysis import models
+
+    fake = _FakeYuNet(score, side)
+    monkeypatch.setattr(models, "get_session", lambda model, side=None: fake)
+    return faces.detect_faces(rgb), fake.runs
+
+
+def test_the_upsampled_pass_runs_only_after_a_person(monkeypatch) -> None:
+    """A person with a small face (32 px of a 640 x 427 image): the second pass runs, in 2 tiles."""
+    rgb = np.full((427, 640, 3), STEEL, dtype=np.uint8)
+    rgb[30:130, 30:130] = SKIN  # the face box is x, y 64-96 (or 48-112 for 64 px)
+    found, runs = _detect(monkeypatch, rgb, 0.9)
+    assert len(found) == 1 and runs == 1 + len(faces.tiles(960, 640)) == 3
+    # A close-up (64 px is 15 % of the short side): no second pass.
+    found, runs = _detect(monkeypatch, rgb, 0.9, side=64)
+    assert len(found) == 1 and runs == 1
+    # A confident candidate without skin (a headlight) is no person: one pass only.
+    found, runs = _detect(monkeypatch, np.full((427, 640, 3), STEEL, dtype=np.uint8), 0.9)
+    assert len(found) == 1 and runs == 1
+
+
+def test_tiles_cover_the_image() -> None:
+    for width, height in ((1280, 854), (640, 640), (700, 1300), (100, 50)):
+        covered = np.zeros((height, width), dtype=bool)
+        for x, y in faces.tiles(width, height):
+            covered[y : y + faces.SIDE, x : x + faces.SIDE] = True
+        assert covered.all()

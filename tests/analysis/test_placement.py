@@ -12,7 +12,14 @@ from smartthumb.geometry import Box, Size
 
 
 def test_the_constants_are_the_same() -> None:
-    for name in ("FACE_EXPAND_TOP", "FACE_EXPAND_BOTTOM", "FACE_EXPAND_SIDE", "FACE_INSIDE", "MASS_TOLERANCE"):
+    for name in (
+        "FACE_EXPAND_TOP",
+        "FACE_EXPAND_BOTTOM",
+        "FACE_EXPAND_SIDE",
+        "FACE_INSIDE",
+        "MASS_TOLERANCE",
+        "GROUND_BAND",
+    ):
         assert getattr(placement, name) == getattr(boxes, name), name
 
 

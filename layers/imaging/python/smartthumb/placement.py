@@ -27,6 +27,8 @@ FACE_EXPAND_BOTTOM = 0.2
 FACE_EXPAND_SIDE = 0.25
 FACE_INSIDE = 0.9
 MASS_TOLERANCE = 0.01
+GROUND_BAND = 0.2
+SALIENCY_TOLERANCE = 0.0003
 
 
 def _clip(x0: float, y0: float, x1: float, y1: float, size: Size) -> Box:
@@ -69,6 +71,11 @@ def _counts(intervals: Sequence[tuple[int, int]], window: int, positions: int) -
     return out
 
 
+def _most(counts: list[int], allowed: list[bool]) -> list[bool]:
+    best = max(c for c, ok in zip(counts, allowed, strict=True) if ok)
+    return [ok and c == best for c, ok in zip(counts, allowed, strict=True)]
+
+
 def _cells(length: int, cells: int) -> list[int]:
     return [(i * cells) // length for i in range(length)]
 
@@ -99,11 +106,8 @@ def place(
     profile: list[float] | None = None
     if faces:
         expanded = [_expand(f, size) for f in faces]
-        tiers = ([_mostly(span(f), extent) for f in faces], [span(f) for f in faces], [span(e) for e in expanded])
-        for intervals in tiers:
-            counts = _counts(intervals, extent, positions)
-            best = max(c for c, ok in zip(counts, allowed, strict=True) if ok)
-            allowed = [ok and c == best for c, ok in zip(counts, allowed, strict=True)]
+        for intervals in ([_mostly(span(f), extent) for f in faces], [span(f) for f in faces]):
+            allowed = _most(_counts(intervals, extent, positions), allowed)
         diff = [0.0] * (length + 1)
         for b in expanded:
             start, end, cross = (b.x, b.right, b.h) if axis == 0 else (b.y, b.bottom, b.w)
@@ -117,7 +121,8 @@ def place(
         if axis == 1 and roi.h > extent:
             top = min(max(roi.y, 0), positions - 1)
             return Box(0, top, window.width, window.height)
-        key = ("topColumns" if roi.w > extent else "columns") if axis == 0 else "rows"
+        standing = roi.y + roi.h >= (1.0 - GROUND_BAND) * size.height
+        key = ("topColumns" if roi.w > extent and standing else "columns") if axis == 0 else "rows"
         cells = [float(v) for v in importance[key]]
         profile = [cells[c] for c in _cells(length, len(cells))]
 
@@ -127,11 +132,12 @@ def place(
             cum.append(cum[-1] + v)
         mass = [cum[p + extent] - cum[p] for p in range(positions)]
         best_mass = max(m for m, ok in zip(mass, allowed, strict=True) if ok)
-        floor = best_mass - MASS_TOLERANCE * max(cum[-1], 1e-12)
+        floor = best_mass - (MASS_TOLERANCE if faces else SALIENCY_TOLERANCE) * max(cum[-1], 1e-12)
         allowed = [ok and m >= floor for m, ok in zip(mass, allowed, strict=True)]
+    if faces:
+        allowed = _most(_counts([span(e) for e in expanded], extent, positions), allowed)
 
-    target_region = roi if roi is not None else Box(0, 0, size.width, size.height)
-    centred = place_window(window, size, target_region)
+    centred = place_window(window, size, roi if roi is not None else Box(0, 0, size.width, size.height))
     target = centred.x if axis == 0 else centred.y
     p = min((i for i, ok in enumerate(allowed) if ok), key=lambda i: abs(i - target))
     if axis == 0:

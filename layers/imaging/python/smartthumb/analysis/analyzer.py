@@ -273,7 +273,11 @@ def analyze_array(
     else:
         roi = boxes.region_of_interest([f.box for f in found], saliency, size)
         origin = None if roi is None else ("faces" if found else "saliency")
-    importance = boxes.Importance.from_map(saliency, size, roi).compact() if saliency is not None else None
+    from smartthumb.analysis import detail
+
+    importance = (
+        boxes.Importance.from_map(detail.weighted(saliency, rgb), size, roi).compact() if saliency is not None else None
+    )
     whole = Analysis(
         width=size.width,
         height=size.height,

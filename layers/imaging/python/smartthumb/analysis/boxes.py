@@ -15,7 +15,10 @@ Rules and thresholds
   faces; otherwise, from the saliency map, the pixels at or above
   :data:`SALIENCY_THRESHOLD` (the network's sigmoid output), trimmed of
   :data:`ROI_MASS_TRIM` of their mass on each side of each axis so a stray
-  speck does not stretch the box; ``None`` ("nothing salient") when fewer
+  speck does not stretch the box; then the top grows back over the salient
+  rows directly above it (no gap), by up to :data:`ROI_TOP_GROW` of the
+  region's height: the ears, horns or hair at the top of a head hold little
+  mass, and a tall subject is cropped from its top; ``None`` ("nothing salient") when fewer
   than :data:`MIN_SALIENT_FRACTION` of the map's pixels pass.
 * **Box for a ratio**: the largest box of that ratio inside the image
   (:func:`smartthumb.geometry.ratio_box_size`: integers, one side full, the
@@ -26,13 +29,17 @@ Rules and thresholds
      (so every face that can fit is kept, and when not all can, as many faces
      as possible are kept mostly whole rather than one whole and one cut);
   2. the number of detected faces held whole;
-  3. the number of *expanded* faces held whole;
-  4. the importance mass inside: the saliency map's when it was computed,
-     else the expanded faces' area — exact window sums over a prefix sum of
-     the map's projection on the free axis (the map is upsampled by nearest
-     neighbour, so this is the integral-image sum, in O(length));
-     positions within :data:`MASS_TOLERANCE` of the total mass of the best
-     count as equal, so near-flat stretches do not decide by noise;
+  3. the importance mass inside: the saliency map's when it was computed,
+     else the expanded faces' area (so when not every face fits, the larger,
+     nearer faces of a group win over a small one at its side) — exact
+     window sums over a prefix sum of the map's projection on the free axis
+     (the map is upsampled by nearest neighbour, so this is the
+     integral-image sum, in O(length)); positions within
+     :data:`MASS_TOLERANCE` of the total mass of the best count as equal, so
+     near-flat stretches do not decide by noise (with saliency,
+     :data:`SALIENCY_TOLERANCE`: the detail-weighted map's peak is the
+     sharpest part of the subject, and only exact plateaus tie);
+  4. the number of *expanded* faces (hair, chin) held whole;
   5. the position closest to the one centring the region of interest (the
      image centre without one).
 
@@ -40,9 +47,12 @@ Rules and thresholds
   salient region taller than a window that slides vertically is cut from its
   top (people: the head; animals standing: the head; spires, rockets: the top)
   instead of keeping the middle of its mass; one wider than a window that
-  slides horizontally is placed by the saliency mass in its top
-  :data:`TOP_BAND` (an animal's head stands above its back, a person's head
-  above the shoulders), not by its whole mass.
+  slides horizontally is placed, when it stands on something (it reaches
+  the bottom :data:`GROUND_BAND` of the image: an animal on the ground, a
+  person), by the mass in its top :data:`TOP_BAND` (an animal's head stands
+  above its back, a person's head above the shoulders), and when it floats
+  (a bird in flight, a running cat in mid-frame) by its whole detail-weighted
+  mass (a head or a beak is its sharpest part; wings are smooth).
 * **A pinned region** (a manual region, or an embedded XMP/IPTC one: they
   outrank faces and saliency) is placed by one rule of its own,
   :func:`smartthumb.placement.pinned_window`: held whole, centred, whenever
@@ -58,9 +68,8 @@ Rules and thresholds
   Without a region, the image's own ratio (clamped): the whole picture when
   it is not extreme.
 
-Values: faces +50 % of their height above, +20 % below, +25 % of their width
-each side; saliency threshold 0.5; nothing salient below 0.5 % of the map;
-ROI trim 1 % of the mass per side; mass tolerance 1 % of the total.
+Values are the constants below. The importance projections come from the
+saliency map weighted by detail (:mod:`.detail`), not from the raw map.
 """
 
 from __future__ import annotations
@@ -83,9 +92,14 @@ FACE_INSIDE = 0.9
 SALIENCY_THRESHOLD = 0.5
 MIN_SALIENT_FRACTION = 0.005
 ROI_MASS_TRIM = 0.01
+#: The region's top grows over contiguous salient rows above the trimmed top, by up to this share of its height.
+ROI_TOP_GROW = 0.15
 MASS_TOLERANCE = 0.01
+#: The same for the detail-weighted saliency: its maximum means something, only the compact form's rounding is noise.
+SALIENCY_TOLERANCE = 0.0003
 #: A salient region wider than the window is placed by the mass of its top part (this fraction of its height).
 TOP_BAND = 0.4
+GROUND_BAND = 0.2  #: a region reaching into this bottom share of the image stands on something
 #: Peak value of a compact importance projection (see :meth:`Importance.compact`).
 IMPORTANCE_SCALE = 10000
 
@@ -141,6 +155,11 @@ def saliency_roi(saliency: np.ndarray, size: Size) -> Box | None:
     mh, mw = saliency.shape
     c0, c1 = _trimmed_extent(weight.sum(axis=0), ROI_MASS_TRIM)
     r0, r1 = _trimmed_extent(weight.sum(axis=1), ROI_MASS_TRIM)
+    # Thin ears, horns, hair: the top grows over touching salient rows (a speck past a gap stays out).
+    rows = mask.any(axis=1)
+    limit = max(r0 - math.ceil(ROI_TOP_GROW * (r1 - r0 + 1)), 0)
+    while r0 > limit and rows[r0 - 1]:
+        r0 -= 1
     return clip_box(
         c0 * size.width / mw,
         r0 * size.height / mh,
@@ -194,9 +213,19 @@ def _containment_counts(intervals: Sequence[tuple[int, int]], window: int, posit
     return np.cumsum(diff[:-1])
 
 
+def _most(counts: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The candidates with the highest count among candidates."""
+    return (masked := np.where(candidates, counts, -1)) == masked.max()
+
+
 def _nearest_index(length: int, cells: int) -> np.ndarray:
     """Map cell of each of ``length`` source pixels (nearest-neighbour upsampling)."""
     return (np.arange(length, dtype=np.int64) * cells) // length
+
+
+def grounded(roi: Box, size: Size) -> bool:
+    """Whether a salient region reaches the bottom :data:`GROUND_BAND` of the image (it stands on something)."""
+    return roi.bottom >= (1.0 - GROUND_BAND) * size.height
 
 
 def top_band(saliency: np.ndarray, roi: Box, size: Size) -> np.ndarray:
@@ -317,21 +346,17 @@ def best_box(
     if faces:
         expanded = [expand_face(f, size) for f in faces]
         mostly = [mostly_inside_span(span(f), extent) for f in faces]
-        tiers = (mostly, [span(f) for f in faces], [span(e) for e in expanded])
-        for intervals in tiers:
-            counts = _containment_counts(intervals, extent, positions)
-            counts = np.where(candidates, counts, -1)
-            candidates &= counts == counts.max()
+        for intervals in (mostly, [span(f) for f in faces]):
+            candidates &= _most(_containment_counts(intervals, extent, positions), candidates)
         profile = _profile_from_boxes(expanded, axis, length)
     elif saliency is not None and roi is not None:
         importance = saliency if isinstance(saliency, Importance) else Importance.from_map(saliency, size, roi)
         # A subject wider than the window: keep its top part (an animal's
         # head stands above its back; a person's head above the shoulders).
-        profile = importance.profile(axis, size, top=axis == 0 and roi.w > extent)
+        profile = importance.profile(axis, size, top=axis == 0 and roi.w > extent and grounded(roi, size))
     else:
         profile = None
 
-    target_region = roi if roi is not None else Box(0, 0, size.width, size.height)
     if not faces and roi is not None and axis == 1 and roi.h > extent:
         # A tall salient subject larger than the window: keep its top (a
         # head, a spire, a rocket's nose), not the middle of its mass.
@@ -342,9 +367,12 @@ def best_box(
         cum = np.concatenate(([0.0], np.cumsum(profile)))
         mass = cum[extent:] - cum[:positions]
         best = mass[candidates].max()
-        candidates &= mass >= best - MASS_TOLERANCE * max(cum[-1], 1e-12)
+        tolerance = MASS_TOLERANCE if faces else SALIENCY_TOLERANCE
+        candidates &= mass >= best - tolerance * max(cum[-1], 1e-12)
+    if faces:
+        candidates &= _most(_containment_counts([span(e) for e in expanded], extent, positions), candidates)
 
-    centred = place_window(window, size, target_region)
+    centred = place_window(window, size, roi if roi is not None else Box(0, 0, size.width, size.height))
     target = centred.x if axis == 0 else centred.y
     allowed = np.nonzero(candidates)[0]
     p = int(allowed[np.argmin(np.abs(allowed - target))])
