@@ -11,7 +11,7 @@ neither the inflated image nor the new stream exists whole.
 
 The source is checked as libspng checks it: every chunk CRC up to the end of
 the image data and the zlib stream's Adler-32 (by ISA-L, at its end). Any
-mismatch, truncation, or data after the zlib stream makes :meth:`StoredPng.read`
+mismatch, truncation, or data after the zlib stream makes :meth:`StoredPng.read_into`
 fail, which fails libspng's decode, which sends the PNG to Pillow's decoder,
 as a libspng error does on the plain path. libspng is told not to check the
 CRCs and Adler-32 of the stream it reads (they are right: this module writes
@@ -62,39 +62,47 @@ def stored_png(data: bytes, idat_start: int) -> StoredPng | None:
 
 
 class StoredPng:
-    """The rewritten PNG stream, read front to back with :meth:`read`."""
+    """The rewritten PNG stream, read front to back with :meth:`read_into`."""
 
     def __init__(self, zlib: Any, data: bytes, idat_start: int) -> None:
+        import ctypes
+
+        self._memmove = ctypes.memmove
+        self._address = lambda piece: ctypes.cast(ctypes.c_char_p(piece), ctypes.c_void_p).value
         self._pieces = _pieces(zlib, memoryview(data), idat_start)
-        self._buf = b""
+        self._piece = b""  # kept alive while its bytes are copied from its address
+        self._base = 0
         self._pos = 0
 
-    def read(self, length: int) -> bytes:
-        """The next ``length`` bytes.
+    def read_into(self, dest: int, length: int) -> int:
+        """Copy the next ``length`` bytes to address ``dest``; how many (fewer only at the end).
 
-        Raises EOFError when fewer are left (they stay readable), :class:`CorruptPng` for a broken source.
+        Raises :class:`CorruptPng` for a broken source.
         """
-        buf, pos = self._buf, self._pos
-        if len(buf) - pos >= length:
-            self._pos = pos + length
-            return buf[pos : pos + length]
-        parts = [buf[pos:]]
-        have = len(parts[0])
-        while have < length:
-            piece = next(self._pieces, None)
-            if piece is None:
-                self._buf, self._pos = b"".join(parts), 0
-                raise EOFError
-            parts.append(piece)
-            have += len(piece)
-        self._buf = b"".join(parts)
-        self._pos = length
-        return self._buf[:length]
+        done = 0
+        while done < length:
+            left = len(self._piece) - self._pos
+            if not left:
+                piece = next(self._pieces, None)
+                if piece is None:
+                    break
+                self._piece, self._base, self._pos = piece, self._address(piece), 0
+                continue
+            n = min(left, length - done)
+            self._memmove(dest + done, self._base + self._pos, n)
+            self._pos += n
+            done += n
+        return done
 
 
-def _chunk(zlib: Any, payload: bytes) -> bytes:
-    head = struct.pack(">I", len(payload)) + b"IDAT"
-    return head + payload + struct.pack(">I", zlib.crc32(payload, zlib.crc32(b"IDAT")))
+def _chunk(zlib: Any, parts: list[Any]) -> bytes:
+    """An IDAT chunk of ``parts`` (bytes-like), in one copy."""
+    crc = zlib.crc32(b"IDAT")
+    size = 0
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+        size += len(part)
+    return b"".join([struct.pack(">I", size), b"IDAT", *parts, struct.pack(">I", crc)])
 
 
 def _checked_chunk(zlib: Any, data: memoryview, pos: int) -> tuple[bytes, memoryview, int]:
@@ -135,13 +143,14 @@ def _pieces(zlib: Any, data: memoryview, idat_start: int) -> Iterator[bytes]:
                 raise CorruptPng(str(exc)) from exc
             if out:
                 adler = zlib.adler32(out, adler)
-                blocks = [head]
+                view = memoryview(out)
+                blocks: list[Any] = [head]
                 for i in range(0, len(out), _STORED_MAX):
-                    block = out[i : i + _STORED_MAX]
+                    block = view[i : i + _STORED_MAX]
                     blocks.append(struct.pack("<BHH", 0, len(block), len(block) ^ 0xFFFF))
                     blocks.append(block)
                 head = b""
-                yield _chunk(zlib, b"".join(blocks))
+                yield _chunk(zlib, blocks)
             pending = inflater.unconsumed_tail
             if not pending and len(out) < PIECE:
                 break
@@ -149,5 +158,5 @@ def _pieces(zlib: Any, data: memoryview, idat_start: int) -> Iterator[bytes]:
             raise CorruptPng("data after the end of the zlib stream")
     if not inflater.eof:
         raise CorruptPng("the image data ends before its zlib stream")
-    yield _chunk(zlib, head + _FINAL_EMPTY_BLOCK + struct.pack(">I", adler))
+    yield _chunk(zlib, [head, _FINAL_EMPTY_BLOCK, struct.pack(">I", adler)])
     yield bytes(data[pos:])  # the chunks after the image data, as they are

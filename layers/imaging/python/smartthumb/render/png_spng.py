@@ -241,9 +241,8 @@ def _stream_reader(ctypes: Any, stored: StoredPng) -> Any:
 
     def read(_ctx: int, _user: int, dest: int, length: int) -> int:
         try:
-            ctypes.memmove(dest, stored.read(length), length)
-        except EOFError:
-            return _SPNG_IO_EOF
+            if stored.read_into(dest, length) < length:
+                return _SPNG_IO_EOF
         except Exception:  # CorruptPng, MemoryError...: libspng fails, Pillow decodes
             return _SPNG_IO_ERROR
         return 0
