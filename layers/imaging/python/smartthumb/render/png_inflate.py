@@ -27,8 +27,8 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-#: Inflated bytes per IDAT chunk of the new stream (16 stored blocks).
-PIECE = 16 * 65535
+#: Inflated bytes per IDAT chunk of the new stream, at most (4 stored blocks).
+PIECE = 4 * 65535
 _STORED_MAX = 65535
 _ZLIB_HEADER = b"\x78\x01"  # deflate, 32 KiB window, no dictionary, check bits
 _FINAL_EMPTY_BLOCK = b"\x01\x00\x00\xff\xff"
