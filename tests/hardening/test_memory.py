@@ -28,7 +28,7 @@ from tests.hardening.corpus import MAX_SOURCE_PIXELS, bomb_names, case, png_raw
 #: (the decoded source and the premultiplied copy Pillow's resize makes of an
 #: RGBA image), plus 32 MB for the resize and encode working set. Measured at
 #: 16 Mpx: 16-bit RGBA PNG +123 MB, palette GIF +77 MB, 1-bit PNG +31 MB, and
-#: 8-bit RGBA PNG +1 MB (libspng decodes it in strips). At the
+#: 8-bit RGBA PNG +2 MB (libspng decodes it in strips; +0.9 MB without isal). At the
 #: default MAX_SOURCE_PIXELS (100 Mpx) this is ~800 MB: size the Lambda's
 #: memory (or the limit) with it.
 BYTES_PER_PIXEL = 8

@@ -90,6 +90,7 @@ def test_each_layer_is_built_for_its_architecture(built: Path, layer_id: str, ar
     extensions = [p.name for p in shared if ".cpython-" in p.name]
     assert any(name.startswith("_imaging.cpython-312-") for name in extensions)
     assert any(name.startswith("_pyspng_c.cpython-312-") for name in extensions)  # render's libspng
+    assert any(name.startswith("isal_zlib.cpython-312-") for name in extensions)  # its PNG inflate
     assert all(f".cpython-312-{TRIPLET[arch]}.so" in name for name in extensions), extensions
 
     for absent in ("bin", "smartthumb/samples", "onnxruntime/transformers"):
