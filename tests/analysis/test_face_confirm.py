@@ -93,6 +93,9 @@ def test_the_upsampled_pass_runs_only_after_a_person(monkeypatch) -> None:
     rgb[30:130, 30:130] = SKIN  # the face box is x, y 64-96 (or 48-112 for 64 px)
     found, runs = _detect(monkeypatch, rgb, 0.9)
     assert len(found) == 1 and runs == 1 + len(faces.tiles(960, 640)) == 3
+    # A face at the detector's floor (8 px < TINY_FACE): the pass upsamples 2x instead, in 6 tiles.
+    found, runs = _detect(monkeypatch, rgb, 0.9, side=8)
+    assert len(found) == 1 and runs == 1 + len(faces.tiles(1280, 854)) == 7
     # A close-up (64 px is 15 % of the short side): no second pass.
     found, runs = _detect(monkeypatch, rgb, 0.9, side=64)
     assert len(found) == 1 and runs == 1
