@@ -110,6 +110,9 @@ def test_without_a_person_only_skin_confirmed_upsampled_faces_count(monkeypatch)
     steel = np.full((427, 640, 3), STEEL, dtype=np.uint8)
     found, runs = _detect(monkeypatch, steel, 0.9, every_run=True)
     assert len(found) == 1 and runs == 3
+    # ... unless that face is a close-up's (64 px, 15 % of the short side): no small faces beside it.
+    found, runs = _detect(monkeypatch, steel, 0.9, side=64, every_run=True)
+    assert len(found) == 1 and runs == 1
     skin = np.full((427, 640, 3), SKIN, dtype=np.uint8)
     found, runs = _detect(monkeypatch, skin, 0.9, every_run=True)
     assert len(found) > 1 and runs == 3

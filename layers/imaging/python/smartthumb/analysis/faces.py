@@ -48,7 +48,8 @@ chroma in :data:`SKIN_CONFIRM` of its middle; none in a grayscale image):
 on the benchmark that keeps the orchestra's small faces (skin 0.98-1.00)
 and drops every upsampled false candidate (a calf 0.80, a dog 0.63, a crab
 0.36, a camera 0.33, carved faces 0.00). A first pass with no face at all
-(most animals, products, traps) does not run it: no cost there.
+(most animals, products, traps) or only large ones (a close-up) does not
+run it: no cost there.
 """
 
 from __future__ import annotations
@@ -293,9 +294,11 @@ def detect_faces(rgb: np.ndarray, score_threshold: float = SCORE_THRESHOLD) -> l
     height, width = rgb.shape[:2]
     candidates = _run(session, names, rgb, score_threshold)
     first = confirmed(rgb, _faces(nms(candidates), width, height))
+    if max(height, width) > TILE_MAX_SIDE or not first:
+        return first
     people = [f.h for f in first if is_person(rgb, f)]
-    close_up = bool(people) and min(people) >= TILE_FACE_MAX * min(height, width)
-    if max(height, width) > TILE_MAX_SIDE or not first or close_up:
+    # A close-up (its smallest person, or without one its smallest face, is large) has no small faces to find.
+    if min(people or [f.h for f in first]) >= TILE_FACE_MAX * min(height, width):
         return first
     # Upsampling makes texture look like small faces too: only its confident candidates count.
     tiny = min(f.h for f in first) * SIDE / max(height, width) < TINY_FACE
