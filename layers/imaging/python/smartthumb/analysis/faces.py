@@ -37,7 +37,7 @@ tiles (2 for a 640 x 427 image, 4 for a square one, ~12 ms each); there
 those faces score 0.7-0.85. When the first pass already kept a face under
 :data:`TINY_FACE` px (a crowd at the detector's floor, whose smaller faces
 are 7-10 px), the factor is :data:`TILE_SCALE_TINY` (2x: 6 tiles for
-640 x 427, the face pass ~30 -> ~60-70 ms; benchmark recall 0.83 -> 0.86,
+640 x 427, the face pass ~30 -> 55-75 ms; benchmark recall 0.83 -> 0.86,
 the street crowd 15 -> 19 of 20 faces, the orchestra 18 -> 20 of 37). Upsampling also lifts texture (a flag, a patch)
 to 0.5-0.6 with skin chroma, so only the second pass's candidates of at
 least :data:`CONFIRM_SCORE` are taken; they join the first pass's in one NMS
