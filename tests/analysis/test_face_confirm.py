@@ -50,8 +50,8 @@ def test_skin_fraction_reads_the_middle_of_the_box() -> None:
 class _FakeYuNet:
     """Outputs with one confident face at the middle of the 640 input (stride 32), counting runs."""
 
-    def __init__(self, score: float, side: int) -> None:
-        self.score, self.side, self.runs = score, side, 0
+    def __init__(self, score: float, side: int, every_run: bool = False) -> None:
+        self.score, self.side, self.runs, self.every_run = score, side, 0, every_run
 
     def get_outputs(self) -> list:
         class Out:
@@ -69,17 +69,20 @@ class _FakeYuNet:
             out[f"obj_{s}"] = np.zeros((1, n, 1), np.float32)
             out[f"bbox_{s}"] = np.zeros((1, n, 4), np.float32)
             out[f"kps_{s}"] = np.zeros((1, n, 10), np.float32)
-        if self.runs == 1:  # the first pass: a side x side face centred at (80, 80) of the input
+        # The first pass (or every tile too): a side x side face centred at (80, 80) of the input.
+        if self.runs == 1 or self.every_run:
             cell = 2 * 20 + 2
             out["cls_32"][0, cell] = out["obj_32"][0, cell] = self.score
             out["bbox_32"][0, cell] = [0.5, 0.5, np.log(self.side / 32), np.log(self.side / 32)]
         return [out[n] for n in names]
 
 
-def _detect(monkeypatch, rgb: np.ndarray, score: float, side: int = 32) -> tuple[list[faces.RawFace], int]:
+def _detect(
+    monkeypatch, rgb: np.ndarray, score: float, side: int = 32, every_run: bool = False
+) -> tuple[list[faces.RawFace], int]:
     from smartthumb.analysis import models
 
-    fake = _FakeYuNet(score, side)
+    fake = _FakeYuNet(score, side, every_run)
     monkeypatch.setattr(models, "get_session", lambda model, side=None: fake)
     return faces.detect_faces(rgb), fake.runs
 
@@ -90,12 +93,29 @@ def test_the_upsampled_pass_runs_only_after_a_person(monkeypatch) -> None:
     rgb[30:130, 30:130] = SKIN  # the face box is x, y 64-96 (or 48-112 for 64 px)
     found, runs = _detect(monkeypatch, rgb, 0.9)
     assert len(found) == 1 and runs == 1 + len(faces.tiles(960, 640)) == 3
+    # A face at the detector's floor (8 px < TINY_FACE): the pass upsamples 2x instead, in 6 tiles.
+    found, runs = _detect(monkeypatch, rgb, 0.9, side=8)
+    assert len(found) == 1 and runs == 1 + len(faces.tiles(1280, 854)) == 7
     # A close-up (64 px is 15 % of the short side): no second pass.
     found, runs = _detect(monkeypatch, rgb, 0.9, side=64)
     assert len(found) == 1 and runs == 1
-    # A confident candidate without skin (a headlight) is no person: one pass only.
-    found, runs = _detect(monkeypatch, np.full((427, 640, 3), STEEL, dtype=np.uint8), 0.9)
+    # No face at all in the first pass (an animal, a product): one pass only.
+    found, runs = _detect(monkeypatch, rgb, 0.0)
+    assert found == [] and runs == 1
+
+
+def test_without_a_person_only_skin_confirmed_upsampled_faces_count(monkeypatch) -> None:
+    """A confident candidate without skin (a headlight) is no person: the second pass runs, but its
+    confident candidates (one per tile here) must have skin themselves; on skin (a crowd) they count."""
+    steel = np.full((427, 640, 3), STEEL, dtype=np.uint8)
+    found, runs = _detect(monkeypatch, steel, 0.9, every_run=True)
+    assert len(found) == 1 and runs == 3
+    # ... unless that face is a close-up's (64 px, 15 % of the short side): no small faces beside it.
+    found, runs = _detect(monkeypatch, steel, 0.9, side=64, every_run=True)
     assert len(found) == 1 and runs == 1
+    skin = np.full((427, 640, 3), SKIN, dtype=np.uint8)
+    found, runs = _detect(monkeypatch, skin, 0.9, every_run=True)
+    assert len(found) > 1 and runs == 3
 
 
 def test_tiles_cover_the_image() -> None:
