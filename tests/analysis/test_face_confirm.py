@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from smartthumb.analysis import faces
+from tests.analysis.test_faces import empty_outputs
 
 SKIN = (205, 150, 125)  # a light skin tone: Cr ~ 150, Cb ~ 110
 STEEL = (150, 160, 175)  # a grey-blue like a lens or chrome
@@ -62,13 +63,7 @@ class _FakeYuNet:
 
     def run(self, names: list[str], feeds: dict) -> list[np.ndarray]:
         self.runs += 1
-        out = {}
-        for s in faces.STRIDES:
-            n = (640 // s) ** 2
-            out[f"cls_{s}"] = np.zeros((1, n, 1), np.float32)
-            out[f"obj_{s}"] = np.zeros((1, n, 1), np.float32)
-            out[f"bbox_{s}"] = np.zeros((1, n, 4), np.float32)
-            out[f"kps_{s}"] = np.zeros((1, n, 10), np.float32)
+        out = empty_outputs()
         # The first pass (or every tile too): a side x side face centred at (80, 80) of the input.
         if self.runs == 1 or self.every_run:
             cell = 2 * 20 + 2

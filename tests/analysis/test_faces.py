@@ -22,7 +22,7 @@ FACE_CENTRE = (224.0, 120.0)
 CENTRE_TOLERANCE = 12.0
 
 
-def _empty_outputs() -> dict[str, np.ndarray]:
+def empty_outputs() -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for stride in faces.STRIDES:
         n = (640 // stride) ** 2
@@ -34,7 +34,7 @@ def _empty_outputs() -> dict[str, np.ndarray]:
 
 
 def test_decode_maps_grid_cells_to_pixels() -> None:
-    out = _empty_outputs()
+    out = empty_outputs()
     cell = 5 * 40 + 7  # stride 16: row 5, column 7
     out["cls_16"][0, cell, 0] = 0.81
     out["obj_16"][0, cell, 0] = 0.81
