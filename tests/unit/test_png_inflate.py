@@ -13,6 +13,7 @@ from PIL import Image
 
 from smartthumb.config import Settings
 from smartthumb.render import open_image, png_inflate, png_spng
+from tests.unit.test_render import png_chunks
 
 pytestmark = pytest.mark.skipif(png_inflate._inflater() is None, reason="isal is not installed")
 
@@ -29,17 +30,8 @@ def png_bytes(mode: str = "RGB", size: tuple[int, int] = (700, 500)) -> bytes:
     return buf.getvalue()
 
 
-def chunks(data: bytes) -> list[tuple[bytes, int, int]]:
-    pos, out = 8, []
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack_from(">I", data, pos)
-        out.append((data[pos + 4 : pos + 8], pos, length))
-        pos += 12 + length
-    return out
-
-
 def first_idat(data: bytes) -> int:
-    return next(pos for kind, pos, _ in chunks(data) if kind == b"IDAT")
+    return next(pos for kind, pos, _ in png_chunks(data) if kind == b"IDAT")
 
 
 def rewritten(data: bytes) -> bytes:
@@ -63,11 +55,11 @@ def with_crc_fixed(data: bytearray, pos: int, length: int) -> bytes:
 
 def test_the_rewritten_stream_is_the_same_png_in_stored_blocks() -> None:
     data = png_bytes()
-    assert sum(1 for c in chunks(data) if c[0] == b"IDAT") > 1
+    assert sum(1 for c in png_chunks(data) if c[0] == b"IDAT") > 1
     whole = rewritten(data)
-    idats = [(pos, length) for kind, pos, length in chunks(whole) if kind == b"IDAT"]
+    idats = [(pos, length) for kind, pos, length in png_chunks(whole) if kind == b"IDAT"]
     stream = b"".join(whole[pos + 8 : pos + 8 + length] for pos, length in idats)
-    original = b"".join(data[pos + 8 : pos + 8 + length] for kind, pos, length in chunks(data) if kind == b"IDAT")
+    original = b"".join(data[pos + 8 : pos + 8 + length] for kind, pos, length in png_chunks(data) if kind == b"IDAT")
     assert zlib.decompress(stream) == zlib.decompress(original)  # the Adler-32 is right too
     assert len(stream) > len(zlib.decompress(original))  # stored, not compressed
     for pos, length in idats:
@@ -101,7 +93,7 @@ def test_libspng_decodes_the_stored_stream_to_pillows_pixels(monkeypatch: pytest
 
 def damaged(data: bytes, how: str) -> bytes:
     out = bytearray(data)
-    idats = [(pos, length) for kind, pos, length in chunks(data) if kind == b"IDAT"]
+    idats = [(pos, length) for kind, pos, length in png_chunks(data) if kind == b"IDAT"]
     pos, length = idats[0]
     if how == "crc":
         out[pos + 8 + length] ^= 0x55

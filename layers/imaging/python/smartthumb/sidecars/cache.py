@@ -17,12 +17,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from smartthumb import structure
+from smartthumb import placement, structure
 from smartthumb.aws import S3Failure, object_has_etag, s3_client
 from smartthumb.config import Settings
 from smartthumb.errors import SourceUnavailable, ThumbError
 from smartthumb.focus import EMBEDDED, MANUAL, decided_region, face_boxes, pinned_faces, stored_boxes
-from smartthumb.geometry import Box, Size, place_window, ratio_box_size, scale_box
+from smartthumb.geometry import Box, Size, ratio_box_size, scale_box
 from smartthumb.regions import RegionHint
 from smartthumb.sidecars.document import ANALYZER_VERSION, AnalyzeFn, Sidecar, build_sidecar
 from smartthumb.sidecars.ordering import Decision, SidecarStore, undo_if_orphaned, write_guarded
@@ -193,9 +193,7 @@ class AnalysisCache:
         if decided.box is None:
             # Analysed, nothing found: the analysis's rule centres the box (the
             # Azure answer does), where a blind ratio would keep the top.
-            return RegionHint(
-                None, origin, version, lambda ratio: place_window(ratio_box_size(size, ratio), size, whole(size))
-            )
+            return RegionHint(None, origin, version, lambda ratio: placement.place_ratio(size, ratio, (), None, None))
         if decided.origin in (MANUAL, EMBEDDED):
             origin = decided.origin  # X-Smartthumb-Region says who decided
         frm = Size(sidecar.width, sidecar.height) if sidecar.width and sidecar.height else size
@@ -290,10 +288,6 @@ class AnalysisCache:
         return sidecar
 
 
-def whole(size: Size) -> Box:
-    return Box(0, 0, size.width, size.height)
-
-
 def _placer(sidecar: Sidecar, frm: Size, size: Size, roi: Box, pinned: bool) -> Callable[[float], Box]:
     """The analysis's placement rule for any ratio, from what the sidecar keeps (pure Python, no models).
 
@@ -304,8 +298,6 @@ def _placer(sidecar: Sidecar, frm: Size, size: Size, roi: Box, pinned: bool) -> 
     region by the pinned-region rule (whole and centred when it fits, else its
     top or middle). A backfill re-analyses such sidecars.
     """
-    from smartthumb import placement
-
     analysis = sidecar.analysis or {}
     importance = analysis.get("importance")
     if pinned:
