@@ -51,39 +51,31 @@ and drops every upsampled false candidate (a calf 0.80, a dog 0.63, a crab
 (most animals, products, traps) or only large ones (a close-up) does not
 run it: no cost there.
 
-Third scale, for a crowd: when the first pass already kept at least
+Third scale, for a crowd: when the first pass kept at least
 :data:`CROWD_FACES` (3) faces under :data:`TINY_FACE` px, the picture is a
-crowd at the detector's floor, and its smaller faces (7-12 px at 640) still
-score under 0.75 at 2x. Then the analysis image is also upsampled
-:data:`TILE_SCALE_CROWD` (3x: 8 tiles for 640 x 383) and that pass's
-candidates of at least :data:`CROWD_SCORE` (0.7) are taken, but only those
-under :data:`TINY_FACE` px (at the 640 input): larger faces are the 2x pass's
-(at 3x they score lower there, and a 3x tile's 120 px overlap holds a face
-whole only up to 40 px), and the 0.7-0.75 ones must still pass the skin
-check (:func:`confirmed`; in a grayscale image, with no chroma to judge,
-only 0.75 and up count). Measured on the benchmark: the orchestra 20 -> 29
-of 37 faces, the street crowd unchanged at 19 of 20, no other photo changes
-(only these two have three faces under 16 px in the first pass; the other
-two photos with one or two tiny faces, a beach and a close-up, give the
-same faces with the rule at 1 or 2). Lower thresholds were measured and
-rejected: at 0.6 the orchestra gains 2-3 more faces but also a copper
-timpani and a hand (skin chroma) as faces. A source decode above 640 for
-this pass was measured too: on the benchmark (stored at <= 1024 px) it
-found the same faces as upsampling the analysis image, so the pass uses the
-analysis image and the one decode stays as it is.
+crowd at the detector's floor whose smaller faces (7-12 px at 640) still
+score under 0.75 at 2x. Then the first pass's faces' extent, widened by
+:data:`CROWD_MARGIN` (64 px at 640; farther faces sit among and beside the
+nearer ones: in the benchmark's two crowds every face lies within 46 px of
+it), is also upsampled :data:`TILE_SCALE_CROWD` (3x: 8 tiles for the
+orchestra, 4 for the street crowd's band); its candidates count from
+:data:`CROWD_SCORE` (0.7; under 0.75 the skin check of :func:`confirmed`
+decides; without chroma only 0.75 and up) and only under :data:`TINY_FACE`
+px: larger ones are the 2x pass's (a 3x tile's overlap holds a face whole
+only up to 40 px). Benchmark: the orchestra 20 -> 29 of 37 faces, no other
+photo's faces change (only the two crowds have three tiny faces; the two
+photos with one or two give the same faces with the rule at 1 or 2). At 0.6
+the orchestra gained 2-3 more faces but timpani and a hand (skin chroma)
+came in as faces. A decode above 640 for this pass found the same faces as
+upsampling (the benchmark's photos are <= 1024 px), so the one decode stays.
 
-With three passes one tiny face can come back twice: at 10 px a few pixels
-between two passes' boxes put their IoU under NMS's 0.3 (the orchestra had
-two such pairs, 0.27 and 0.35 IoU, 0.48 and 0.64 of the smaller box). So
-after a crowd pass a face under :data:`TINY_FACE` px that lies on a better
-scoring tiny one by :data:`DOUBLE_OVERLAP` (0.4) of the smaller box is
-dropped; the benchmark's annotated faces overlap each other by at most 0.32
-of the smaller box (two heads in the street crowd).
-
-Each upsampled tile's candidates go through NMS on their own first: a
-crowd's tiles give more candidates than :data:`PRE_NMS_TOP_K` (one face
-makes several), and the final NMS would otherwise cut the lower-scoring
-faces before it judged them.
+After a crowd pass, a face under :data:`TINY_FACE` lying on a better tiny
+one by :data:`DOUBLE_OVERLAP` (0.4) of the smaller box is the same face
+again: at 10 px a few pixels between passes put IoU under NMS's 0.3 (two
+such pairs in the orchestra: 0.48 and 0.64 of the smaller box), while the
+benchmark's faces overlap each other by at most 0.32 of the smaller box.
+Each upsampled tile goes through NMS on its own first: a crowd's tiles gave
+more candidates than :data:`PRE_NMS_TOP_K` and the final NMS cut real faces.
 """
 
 from __future__ import annotations
@@ -122,6 +114,8 @@ TILE_SCALE_CROWD = 3.0
 CROWD_SCORE = 0.7
 #: ... and after it, a tiny face lying this much (of the smaller box) on a better tiny one is the same face.
 DOUBLE_OVERLAP = 0.4
+#: The crowd pass covers the first pass's faces' extent widened by this (px at the 640 input) on each side.
+CROWD_MARGIN = 64
 TILE_MAX_SIDE = 640
 #: ... and only when the smallest person's face is below this share of the image's short side (not after a close-up).
 TILE_FACE_MAX = 0.125
@@ -350,7 +344,7 @@ def detect_faces(rgb: np.ndarray, score_threshold: float = SCORE_THRESHOLD) -> l
     extra = _upsampled_pass(session, names, rgb, max(score_threshold, CONFIRM_SCORE), scale)
     crowd = len(tiny) >= CROWD_FACES
     if crowd:
-        extra = np.concatenate([extra, _crowd_pass(session, names, rgb, score_threshold)])
+        extra = np.concatenate([extra, _crowd_pass(session, names, rgb, score_threshold, first)])
     if not people:
         # No person to vouch for the picture: each new candidate must be a person itself.
         extra = np.array([r for r in extra if _skin_person(rgb, r)], dtype=np.float32).reshape(-1, extra.shape[1])
@@ -359,11 +353,22 @@ def detect_faces(rgb: np.ndarray, score_threshold: float = SCORE_THRESHOLD) -> l
     return _without_doubles(found, TINY_FACE * max(height, width) / SIDE) if crowd else found
 
 
-def _crowd_pass(session: object, names: list[str], rgb: np.ndarray, score_threshold: float) -> np.ndarray:
-    """The 3x pass for a crowd's smallest faces: its candidates under TINY_FACE (module docstring)."""
+def _crowd_pass(
+    session: object, names: list[str], rgb: np.ndarray, score_threshold: float, first: list[RawFace]
+) -> np.ndarray:
+    """The 3x pass for a crowd's smallest faces, over the first pass's faces' extent widened by
+    CROWD_MARGIN: its candidates under TINY_FACE (module docstring)."""
+    height, width = rgb.shape[:2]
+    margin = CROWD_MARGIN * max(height, width) / SIDE
+    x0 = max(0, int(min(f.x for f in first) - margin))
+    y0 = max(0, int(min(f.y for f in first) - margin))
+    x1 = min(width, int(max(f.x + f.w for f in first) + margin) + 1)
+    y1 = min(height, int(max(f.y + f.h for f in first) + margin) + 1)
     floor = CONFIRM_SCORE if is_grayscale(rgb) else CROWD_SCORE  # 0.7-0.75 need skin: none without chroma
-    rows = _upsampled_pass(session, names, rgb, max(score_threshold, floor), TILE_SCALE_CROWD)
-    return rows[rows[:, 3] * SIDE / max(rgb.shape[:2]) < TINY_FACE]
+    rows = _upsampled_pass(session, names, rgb[y0:y1, x0:x1], max(score_threshold, floor), TILE_SCALE_CROWD)
+    rows[:, [0, *range(5, 15, 2)]] += x0
+    rows[:, [1, *range(6, 15, 2)]] += y0
+    return rows[rows[:, 3] * SIDE / max(height, width) < TINY_FACE]
 
 
 def _without_doubles(found: list[RawFace], tiny: float) -> list[RawFace]:
