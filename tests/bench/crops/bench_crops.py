@@ -76,6 +76,15 @@ SUBSET = (
 #: The 60 photos the rules of issue 10 were tuned on (``tuned.json``); the photos added after them are
 #: the held-out check (``--set tuned`` / ``--set heldout``).
 TUNED = frozenset(json.loads((HERE / "tuned.json").read_text()))
+#: Photos added after the wide-subject front rule, none of them looked at while making it (``fresh.json``,
+#: ``--set fresh``); ``heldout`` stays the photos in neither list, so its numbers stay comparable.
+FRESH = frozenset(json.loads((HERE / "fresh.json").read_text()))
+SETS = ("tuned", "heldout", "fresh")
+
+
+def photo_set(id: str) -> str:
+    """Which of :data:`SETS` a photo belongs to."""
+    return "tuned" if id in TUNED else "fresh" if id in FRESH else "heldout"
 
 
 @dataclass(frozen=True)
@@ -374,9 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--subset", action="store_true", help="only the regression test's subset")
     parser.add_argument(
         "--set",
-        choices=("all", "tuned", "heldout"),
+        choices=("all", "known", *SETS),
         default="all",
-        help="tuned: the 60 photos the rules were tuned on; heldout: the photos added after them",
+        help="tuned: the 60 photos the rules were tuned on; heldout: the photos added after them;"
+        " known: both (the 108 photos round 4 was made on); fresh: the photos added after the front rule"
+        " (fresh.json)",
     )
     parser.add_argument("--json", help="write the summary as JSON to this file ('-' for stdout)")
     parser.add_argument("--sheets", type=Path, help="write contact sheets (PNG) into this folder")
@@ -385,13 +396,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases = load_cases(SUBSET if args.subset else None)
     if args.set != "all":
-        cases = [c for c in cases if (c.id in TUNED) == (args.set == "tuned")]
+        wanted = ("tuned", "heldout") if args.set == "known" else (args.set,)
+        cases = [c for c in cases if photo_set(c.id) in wanted]
     results, seconds = run(cases, args.methods.split(","))
     summary: dict = summarise(results)
     text = markdown(summary)
-    split = {name: [r for r in results if (r.case.id in TUNED) == (name == "tuned")] for name in ("tuned", "heldout")}
-    if all(split.values()):
-        # Both kinds of photos ran: each set's tables too (the held-out photos check that the rules generalise).
+    split = {name: [r for r in results if photo_set(r.case.id) == name] for name in SETS}
+    split = {name: rows for name, rows in split.items() if rows}
+    if len(split) > 1:
+        # Photos of several sets ran: each set's tables too (the held-out and fresh photos check that the
+        # rules generalise).
         summary["by_set"] = {name: summarise(rows) for name, rows in split.items()}
         for name in split:
             text += f"\n## {name} photos only\n\n" + markdown(summary["by_set"][name])

@@ -214,4 +214,28 @@ SOURCES: tuple[Source, ...] = (
     _gc("rushmore", "categorization", 117, "trap", "carved faces"),
     _gc("liberty", "categorization", 99, "trap", "a statue's face"),
     Source("th-dice", THUMBOR, "thumbor-7.8.0/docs/images/dice_transparent_background.png", "trap", "dice pips"),
+    # fresh held-out set (fresh.json): wide subjects standing on the ground, added after the front rule
+    _gc("pony", "erase", 22, "animal", "side view, head at the left"),
+    _gc("cheetah-lying", "erase", 20, "animal", "lying in grass, head up at the right"),
+    _gc("chameleon", "erase", 14, "animal", "on a branch, head at the right, tail curled"),
+    _gc("kingfisher", "erase", 8, "animal", "bird on a branch at the left"),
+    _gc("toucan", "erase", 27, "animal", "bird on a long branch"),
+    _gc("gosling", "erase", 23, "animal", "bird walking"),
+    _gc("crocodile", "explore_world_animals", 3, "animal", "long tail, head at the right"),
+    _gc("komodo", "explore_world_animals", 8, "animal", "lying on rock, tail at the left"),
+    _gc("polar-bear", "explore_world_animals", 9, "animal", "walking, head at the right"),
+    _gc("bison", "explore_world_animals", 10, "animal", "grazing, head low"),
+    _gc("hedgehog", "explore_world_animals", 4, "animal", "head at the right"),
+    _gc("cow", "explore_farm_animals", 1, "animal", "side view, cows behind"),
+    _gc("pig", "explore_farm_animals", 6, "animal", "head low at the left"),
+    _gc("duck", "explore_farm_animals", 0, "animal", "bird, head at the right"),
+    Source("tp-blackbuck", TUXPAINT, TP + "animals/mammals/bovines/indian_blackbuck.png", "animal", "cut-out, horns"),
+    Source("tp-tiger", TUXPAINT, TP + "animals/mammals/cats/tiger_sumatran.png", "animal", "cut-out, long tail"),
+    Source("tp-rhino", TUXPAINT, TP + "animals/mammals/rhino_black.png", "animal", "cut-out, head low"),
+    Source("tp-capybara", TUXPAINT, TP + "animals/mammals/rodents/capybara.png", "animal", "cut-out"),
+    Source("tp-gnu", TUXPAINT, TP + "animals/mammals/bovines/gnu-stand.png", "animal", "cut-out, head low"),
+    Source("tp-lion", TUXPAINT, TP + "animals/mammals/cats/lion-2.png", "animal", "cut-out, walking"),
+    Source(
+        "tp-bus", TUXPAINT, TP + "vehicles/masstransit/green_korean_bus.png", "product", "side view, front at the left"
+    ),
 )

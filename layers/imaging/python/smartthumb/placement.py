@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from smartthumb.geometry import Box, Size, place_window, ratio_box_size
 
@@ -51,10 +52,10 @@ def _expand(face: Box, size: Size) -> Box:
 
 def _mostly(interval: tuple[int, int], window: int) -> tuple[int, int]:
     a, b = interval
-    if b - a > window:
+    keep = (b - a) - math.floor((1.0 - FACE_INSIDE) * (b - a) + 1e-9)
+    if keep > window:
         return a, b
-    loss = math.floor((1.0 - FACE_INSIDE) * (b - a) + 1e-9)
-    return a + loss, b - loss
+    return b - keep, a + keep
 
 
 def _counts(intervals: Sequence[tuple[int, int]], window: int, positions: int) -> list[int]:
@@ -84,7 +85,7 @@ def place(
     size: Size,
     window: Size,
     faces: Sequence[Box],
-    importance: Mapping[str, Sequence[float]] | None,
+    importance: Mapping[str, Any] | None,
     roi: Box | None,
     pinned: Box | None = None,
 ) -> Box:
@@ -122,6 +123,10 @@ def place(
             top = min(max(roi.y, 0), positions - 1)
             return Box(0, top, window.width, window.height)
         standing = roi.y + roi.h >= (1.0 - GROUND_BAND) * size.height
+        front = importance.get("front")
+        if axis == 0 and roi.w > extent and standing and front:
+            start = int(front["edge"]) - extent if front["side"] == "right" else int(front["edge"])
+            return Box(min(max(start, 0), positions - 1), 0, window.width, window.height)
         key = ("topColumns" if roi.w > extent and standing else "columns") if axis == 0 else "rows"
         cells = [float(v) for v in importance[key]]
         profile = [cells[c] for c in _cells(length, len(cells))]
@@ -149,7 +154,7 @@ def place_ratio(
     size: Size,
     ratio: float,
     faces: Sequence[Box],
-    importance: Mapping[str, Sequence[float]] | None,
+    importance: Mapping[str, Any] | None,
     roi: Box | None,
     pinned: Box | None = None,
 ) -> Box:

@@ -276,7 +276,11 @@ def analyze_array(
     from smartthumb.analysis import detail
 
     importance = (
-        boxes.Importance.from_map(detail.weighted(saliency, rgb), size, roi).compact() if saliency is not None else None
+        boxes.Importance.from_map(
+            detail.weighted(saliency, rgb), size, roi, salient=saliency >= boxes.SALIENCY_THRESHOLD
+        ).compact()
+        if saliency is not None
+        else None
     )
     whole = Analysis(
         width=size.width,

@@ -49,8 +49,12 @@ Rules and thresholds
   instead of keeping the middle of its mass; one wider than a window that
   slides horizontally is placed, when it stands on something (it reaches
   the bottom :data:`GROUND_BAND` of the image: an animal on the ground, a
-  person), by the mass in its top :data:`TOP_BAND` (an animal's head stands
-  above its back, a person's head above the shoulders), and when it floats
+  person), at its *front* when its shape shows one (:mod:`.front`: the end
+  that hangs free of the legs, or the free end of a subject the frame cuts
+  at the other side: an animal's head), the window ending where the
+  subject does; else by the mass in its top :data:`.importance.TOP_BAND`
+  (an animal's head stands above its back, a person's head above the
+  shoulders); and when it floats
   (a bird in flight, a running cat in mid-frame) by its whole detail-weighted
   mass (a head or a beak is its sharpest part; wings are smooth).
 * **A pinned region** (a manual region, or an embedded XMP/IPTC one: they
@@ -76,11 +80,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from smartthumb import placement
+from smartthumb.analysis.importance import Importance
 from smartthumb.geometry import Box, Size, place_window, ratio_box_size
 
 FACE_EXPAND_TOP = 0.5
@@ -97,11 +101,7 @@ ROI_TOP_GROW = 0.15
 MASS_TOLERANCE = 0.01
 #: The same for the detail-weighted saliency: its maximum means something, only the compact form's rounding is noise.
 SALIENCY_TOLERANCE = 0.0003
-#: A salient region wider than the window is placed by the mass of its top part (this fraction of its height).
-TOP_BAND = 0.4
 GROUND_BAND = 0.2  #: a region reaching into this bottom share of the image stands on something
-#: Peak value of a compact importance projection (see :meth:`Importance.compact`).
-IMPORTANCE_SCALE = 10000
 
 AUTO_RATIO_MIN = 0.5
 AUTO_RATIO_MAX = 2.0
@@ -179,23 +179,25 @@ def region_of_interest(faces: Sequence[Box], saliency: np.ndarray | None, size: 
 
 
 def mostly_inside_span(interval: tuple[int, int], window: int) -> tuple[int, int]:
-    """The part of ``[a, b)`` a window must cover for :data:`FACE_INSIDE` of it to be inside.
+    """The interval a window must cover for :data:`FACE_INSIDE` of ``[a, b)`` to be inside.
 
-    On the window's free axis (the other is full), a window at least as long
-    as the face can leave out only one end of it, so ``[a, b)`` is at least
-    ``FACE_INSIDE`` inside exactly when the window covers ``[a + m, b - m)``,
-    ``m = (1 - FACE_INSIDE) * (b - a)``; the containment counter then treats
-    the face as that shorter interval. A face longer than the window (a
-    close-up at an extreme ratio) is returned unchanged: it never counts, as
-    only faces that fit are placed by this rule (the expanded faces' mass
-    and the region's centre place the window on it).
+    On the window's free axis (the other is full) the window covers
+    ``m = b - a - floor((1 - FACE_INSIDE) * (b - a))`` pixels of the face
+    exactly when it covers ``[b - m, a + m)``: a window at least as long as
+    the face may leave out only one end of it (the interval is the face less
+    its allowed loss at each end), and a shorter one -- a close-up at an
+    extreme ratio, whose face is longer than the window by less than a tenth
+    -- must cover the face's middle ``[b - m, a + m)`` (then shorter than the
+    window), so the containment counter treats the face as that interval in
+    both cases. A face of which the window cannot hold ``m`` pixels is
+    returned unchanged: it never counts.
     """
     a, b = interval
-    if b - a > window:
+    # Whole pixels the face must keep (the epsilon keeps 0.1 x 40 at 4, not 3.999...).
+    keep = (b - a) - math.floor((1.0 - FACE_INSIDE) * (b - a) + 1e-9)
+    if keep > window:
         return a, b
-    # Whole pixels the face may lose (the epsilon keeps 0.1 x 40 at 4, not 3.999...).
-    loss = math.floor((1.0 - FACE_INSIDE) * (b - a) + 1e-9)
-    return a + loss, b - loss
+    return b - keep, a + keep
 
 
 def _containment_counts(intervals: Sequence[tuple[int, int]], window: int, positions: int) -> np.ndarray:
@@ -218,92 +220,9 @@ def _most(counts: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return (masked := np.where(candidates, counts, -1)) == masked.max()
 
 
-def _nearest_index(length: int, cells: int) -> np.ndarray:
-    """Map cell of each of ``length`` source pixels (nearest-neighbour upsampling)."""
-    return (np.arange(length, dtype=np.int64) * cells) // length
-
-
 def grounded(roi: Box, size: Size) -> bool:
     """Whether a salient region reaches the bottom :data:`GROUND_BAND` of the image (it stands on something)."""
     return roi.bottom >= (1.0 - GROUND_BAND) * size.height
-
-
-def top_band(saliency: np.ndarray, roi: Box, size: Size) -> np.ndarray:
-    """The saliency map with every row below the top :data:`TOP_BAND` of ``roi`` set to zero."""
-    mh = saliency.shape[0]
-    bottom = (roi.y + TOP_BAND * roi.h) * mh / size.height
-    rows = np.arange(mh, dtype=np.float64) + 0.5
-    return np.where((rows <= max(bottom, 1.0))[:, None], saliency, 0.0)
-
-
-@dataclass(frozen=True)
-class Importance:
-    """What placement needs of the saliency map, in a few hundred numbers.
-
-    The window slides along one axis only, so its saliency mass is a window
-    sum over the map's projection on that axis: ``columns`` (for windows
-    narrower than the image), ``rows`` (for shorter ones) and ``top_columns``
-    (the columns of the region's :data:`TOP_BAND`, for a region wider than the
-    window). Each projection is per map cell, already weighted by how many
-    source pixels of the other axis map onto each cell (nearest neighbour), so
-    :func:`best_box` given an ``Importance`` places exactly the box it places
-    given the map it came from, for any ratio. A sidecar can keep it (see
-    :meth:`to_lists`) and place ratios nobody asked for without the models.
-    """
-
-    columns: tuple[float, ...]
-    rows: tuple[float, ...]
-    top_columns: tuple[float, ...]
-
-    @classmethod
-    def from_map(cls, saliency: np.ndarray, size: Size, roi: Box | None) -> Importance:
-        mh, mw = saliency.shape
-        values = saliency.astype(np.float64)
-        weight_rows = np.bincount(_nearest_index(size.height, mh), minlength=mh)
-        weight_cols = np.bincount(_nearest_index(size.width, mw), minlength=mw)
-        top = top_band(saliency, roi, size).astype(np.float64) if roi is not None else values
-        return cls(
-            columns=tuple(float(v) for v in weight_rows @ values),
-            rows=tuple(float(v) for v in values @ weight_cols),
-            top_columns=tuple(float(v) for v in weight_rows @ top),
-        )
-
-    def compact(self) -> Importance:
-        """The same projections as integers, each scaled to a peak of :data:`IMPORTANCE_SCALE`.
-
-        Placement only compares window sums with each other and with a
-        fraction of the total, so scaling changes nothing and rounding only
-        breaks near-ties; a sidecar stores ~6 kB instead of ~18 kB. The analysis
-        places its own crops from this compact form, so crops placed later
-        from a sidecar are the same boxes.
-        """
-
-        def scaled(values: tuple[float, ...]) -> tuple[float, ...]:
-            peak = max(values, default=0.0)
-            k = IMPORTANCE_SCALE / peak if peak > 0 else 0.0
-            return tuple(float(round(v * k)) for v in values)
-
-        return Importance(scaled(self.columns), scaled(self.rows), scaled(self.top_columns))
-
-    def to_lists(self) -> dict[str, list[float]]:
-        """JSON-ready (floats round-trip exactly through ``json``)."""
-        return {"columns": list(self.columns), "rows": list(self.rows), "topColumns": list(self.top_columns)}
-
-    @classmethod
-    def from_lists(cls, d: dict[str, list[float]]) -> Importance:
-        return cls(
-            columns=tuple(float(v) for v in d["columns"]),
-            rows=tuple(float(v) for v in d["rows"]),
-            top_columns=tuple(float(v) for v in d["topColumns"]),
-        )
-
-    def profile(self, axis: int, size: Size, top: bool = False) -> np.ndarray:
-        """Per-source-pixel mass along ``axis`` (0 = x, 1 = y)."""
-        if axis == 0:
-            cells = np.asarray(self.top_columns if top else self.columns, dtype=np.float64)
-            return cells[_nearest_index(size.width, len(cells))]
-        cells = np.asarray(self.rows, dtype=np.float64)
-        return cells[_nearest_index(size.height, len(cells))]
 
 
 def _profile_from_boxes(boxes: Sequence[Box], axis: int, length: int) -> np.ndarray:
@@ -343,6 +262,7 @@ def best_box(
         return (b.x, b.right) if axis == 0 else (b.y, b.bottom)
 
     candidates = np.ones(positions, dtype=bool)
+    front = None
     if faces:
         expanded = [expand_face(f, size) for f in faces]
         mostly = [mostly_inside_span(span(f), extent) for f in faces]
@@ -351,6 +271,7 @@ def best_box(
         profile = _profile_from_boxes(expanded, axis, length)
     elif saliency is not None and roi is not None:
         importance = saliency if isinstance(saliency, Importance) else Importance.from_map(saliency, size, roi)
+        front = importance.front
         # A subject wider than the window: keep its top part (an animal's
         # head stands above its back; a person's head above the shoulders).
         profile = importance.profile(axis, size, top=axis == 0 and roi.w > extent and grounded(roi, size))
@@ -362,6 +283,11 @@ def best_box(
         # head, a spire, a rocket's nose), not the middle of its mass.
         top = min(max(roi.y, 0), positions - 1)
         return Box(0, top, window.width, window.height)
+
+    if front is not None and roi is not None and axis == 0 and roi.w > extent and grounded(roi, size):
+        # A wide standing subject with a front (an animal's head): the window ends where it does.
+        start = front.edge - extent if front.side == "right" else front.edge
+        return Box(min(max(start, 0), positions - 1), 0, window.width, window.height)
 
     if profile is not None:
         cum = np.concatenate(([0.0], np.cumsum(profile)))
