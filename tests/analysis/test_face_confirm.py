@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from smartthumb.analysis import faces
-from tests.analysis.test_faces import empty_outputs
+from tests.analysis.test_faces import empty_outputs, output_specs
 
 SKIN = (205, 150, 125)  # a light skin tone: Cr ~ 150, Cb ~ 110
 STEEL = (150, 160, 175)  # a grey-blue like a lens or chrome
@@ -55,11 +55,7 @@ class _FakeYuNet:
         self.score, self.side, self.runs, self.every_run = score, side, 0, every_run
 
     def get_outputs(self) -> list:
-        class Out:
-            def __init__(self, name: str) -> None:
-                self.name = name
-
-        return [Out(f"{kind}_{s}") for s in faces.STRIDES for kind in ("cls", "obj", "bbox", "kps")]
+        return output_specs()
 
     def run(self, names: list[str], feeds: dict) -> list[np.ndarray]:
         self.runs += 1

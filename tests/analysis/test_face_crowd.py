@@ -8,7 +8,7 @@ import numpy as np
 
 from smartthumb.analysis import faces
 from tests.analysis.test_face_confirm import SKIN
-from tests.analysis.test_faces import empty_outputs
+from tests.analysis.test_faces import empty_outputs, output_specs
 
 #: Three 8 px faces in the first pass (stride-32 cells in row 2, columns 2, 5, 8: centres x 80, 176, 272, y 80).
 CROWD = ((2, 2), (2, 5), (2, 8))
@@ -25,11 +25,7 @@ class _Fake:
         self.faces_for, self.runs = faces_for, 0
 
     def get_outputs(self) -> list:
-        class Out:
-            def __init__(self, name: str) -> None:
-                self.name = name
-
-        return [Out(f"{kind}_{s}") for s in faces.STRIDES for kind in ("cls", "obj", "bbox", "kps")]
+        return output_specs()
 
     def run(self, names: list[str], feeds: dict) -> list[np.ndarray]:
         self.runs += 1

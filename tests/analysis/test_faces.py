@@ -22,6 +22,16 @@ FACE_CENTRE = (224.0, 120.0)
 CENTRE_TOLERANCE = 12.0
 
 
+class _Output:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def output_specs() -> list[_Output]:
+    """What a fake YuNet session's ``get_outputs()`` returns: one named output per kind and stride."""
+    return [_Output(f"{kind}_{s}") for s in faces.STRIDES for kind in ("cls", "obj", "bbox", "kps")]
+
+
 def empty_outputs() -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for stride in faces.STRIDES:
