@@ -50,6 +50,21 @@ def test_no_front_when_both_ends_stand_or_the_hanging_end_is_smooth() -> None:
     assert front.front_of(sal >= 0.5, weight, roi, SIZE) is None
 
 
+def test_a_head_trimmed_off_the_region_is_still_its_front() -> None:
+    """A long, thin head holds too little mass to survive the region's trim; the
+    overhang is measured on the subject's whole extent, so it still counts."""
+    sal = np.zeros((50, 100), dtype=np.float32)
+    sal[10:30, 20:70] = 0.9  # body
+    for x in (22, 30, 58, 66):
+        sal[30:46, x : x + 3] = 0.9  # legs
+    sal[24:26, 70:80] = 0.9  # a snout: 20 cells of ~1,100
+    weight = sal * 0.5
+    weight[24:26, 70:80] *= 2.0
+    roi = boxes.saliency_roi(sal, SIZE)
+    assert roi is not None and roi.right <= 740  # the trim cut the snout off the region
+    assert front.front_of(sal >= 0.5, weight, roi, SIZE) == front.Front("right", 800)
+
+
 def test_a_subject_cut_by_one_side_of_the_frame_faces_the_other() -> None:
     sal = np.zeros((50, 100), dtype=np.float32)
     sal[10:48, 0:60] = 0.9  # a neck entering from the left edge, down to the ground band

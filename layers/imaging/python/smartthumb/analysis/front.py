@@ -24,10 +24,11 @@ saliency grid, inside the region of interest):
 
 Neither cue fires for a subject that touches both sides, or whose ends both
 stand (a table, a car on its wheels): placement then keeps the top band, as
-before (see :mod:`.boxes`). The front's *edge* is the region's edge at that
-end grown over the salient columns touching it, because the region is
-trimmed of a little mass at each side and a head at the end of a body holds
-little of it.
+before (see :mod:`.boxes`). The region of interest is trimmed of a little
+mass at each side, and a head at the end of a body holds little of it, so
+the overhangs are measured on the region's columns grown over the salient
+columns touching it (else a polar bear's or a cow's head, trimmed away, left
+its body's legs at the end), and the front's *edge* is that grown end.
 """
 
 from __future__ import annotations
@@ -92,6 +93,15 @@ def overhangs(salient: np.ndarray) -> tuple[float, float] | None:
     return standing[0] / width, (width - 1 - standing[-1]) / width
 
 
+def _grown(columns: np.ndarray, c0: int, c1: int) -> tuple[int, int]:
+    """Columns ``[c0, c1)`` grown over the salient ``columns`` touching them."""
+    while c0 > 0 and columns[c0 - 1]:
+        c0 -= 1
+    while c1 < len(columns) and columns[c1]:
+        c1 += 1
+    return c0, c1
+
+
 def front_of(salient: np.ndarray, weight: np.ndarray, roi: Box, size: Size) -> Front | None:
     """The front of the subject in ``roi`` (module docstring), or ``None``.
 
@@ -99,6 +109,7 @@ def front_of(salient: np.ndarray, weight: np.ndarray, roi: Box, size: Size) -> F
     on the same grid.
     """
     r0, r1, c0, c1 = _cells(roi, size, salient.shape)
+    c0, c1 = _grown(salient[r0:r1].any(axis=0), c0, c1)
     touches_left = roi.x <= EDGE_TOUCH * size.width
     touches_right = roi.right >= (1.0 - EDGE_TOUCH) * size.width
     if touches_left != touches_right:
@@ -118,14 +129,7 @@ def front_of(salient: np.ndarray, weight: np.ndarray, roi: Box, size: Size) -> F
         hanging = weight[r0:r1, part][salient[r0:r1, part]]
         if len(hanging) == 0 or hanging.mean() < MIN_DETAIL * inside.mean():
             return None
-    columns = salient[r0:r1].any(axis=0)
     mw = salient.shape[1]
     if side == "right":
-        c = c1 - 1
-        while c + 1 < mw and columns[c + 1]:
-            c += 1
-        return Front("right", min(math.ceil((c + 1) * size.width / mw), size.width))
-    c = c0
-    while c > 0 and columns[c - 1]:
-        c -= 1
-    return Front("left", max(math.floor(c * size.width / mw), 0))
+        return Front("right", min(math.ceil(c1 * size.width / mw), size.width))
+    return Front("left", max(math.floor(c0 * size.width / mw), 0))
