@@ -96,6 +96,20 @@ def test_open_image_refuses_before_decoding() -> None:
     assert render.open_image(data, Settings(max_decode_cpu_ms=estimate)).size.area == 1200 * 900
 
 
+def test_zero_from_the_environment_turns_the_budget_off() -> None:
+    """``MAX_DECODE_CPU_MS=0`` (the template's ``MaxDecodeCpuMs``) is "off", as documented; below 0 is refused."""
+    from smartthumb.config import ConfigError
+
+    off = Settings.from_env({"MAX_DECODE_CPU_MS": "0"})
+    header, size, _ = ESTIMATES["progressive 4:4:4 100 Mpx, 29 MiB"]
+    assert off.max_decode_cpu_ms == 0
+    assert structure.check_cpu(_facts(header), int(size), off) is None
+    with pytest.raises(ConfigError, match="max_decode_cpu_ms"):
+        Settings.from_env({"MAX_DECODE_CPU_MS": "-1"})
+    with pytest.raises(ConfigError, match="function_memory_mb must be positive"):
+        Settings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "0"})  # other limits have no "off"
+
+
 BUCKET, ANALYSIS, PREFIX = "cpu-source", "cpu-analysis", "img/"
 ANALYZE = "/computervision/imageanalysis:analyze?api-version=2023-10-01&features=smartCrops"
 

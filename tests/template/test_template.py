@@ -79,6 +79,14 @@ def test_one_parameter_picks_the_functions_and_the_layers_architecture(
     assert f"build-{layer}: LAYER_ARCH = {architecture}" in makefile
 
 
+@pytest.mark.parametrize("function", ["ThumbnailFunction", "AnalyzeFunction"])
+def test_the_decode_cpu_budget_is_one_parameter_of_both_functions(template: dict[str, Any], function: str) -> None:
+    assert template["Parameters"]["MaxDecodeCpuMs"]["Default"] == Settings().max_decode_cpu_ms
+    for value in ("0", "2500"):
+        spec = run.function_spec(function, parameter_overrides={"MaxDecodeCpuMs": value}, env_json=None)
+        assert Settings.from_env(spec.environment).max_decode_cpu_ms == int(value)
+
+
 def test_http_api_routes(template: dict[str, Any]) -> None:
     events = template["Resources"]["ThumbnailFunction"]["Properties"]["Events"]
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values() if e["Type"] == "HttpApi"}

@@ -53,6 +53,10 @@ def _signing_ref(env: Mapping[str, str], *, arn: bool, name: str = "SIGNING_SECR
     return ref if is_secret_arn == arn else ""
 
 
+#: Numeric settings whose 0 turns their check off (any other number must be positive).
+OFF_AT_ZERO = frozenset({"max_decode_cpu_ms"})
+
+
 @dataclass(frozen=True)
 class Settings:
     """Limits and wiring. Defaults suit a 1 GB Lambda behind CloudFront."""
@@ -211,7 +215,12 @@ class Settings:
         """Raise :class:`ConfigError` on any value that cannot work."""
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            if f.name in OFF_AT_ZERO:
+                if value < 0:
+                    raise ConfigError(f"{f.name} must be 0 (off) or positive, got {value}")
+            elif value <= 0:
                 raise ConfigError(f"{f.name} must be positive, got {value}")
         if not 1 <= self.default_quality <= 100:
             raise ConfigError("DEFAULT_QUALITY must be within 1..100")
