@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -189,12 +190,15 @@ def _post_json(fn, body: bytes | str, content_type: str = "application/json") ->
     return fn.call(http_api_event("POST", ANALYZE, {"content-type": content_type}, data))
 
 
-def _azure_error(result: dict) -> dict:
+def _azure_error(result: dict, echoed: Sequence[str] = ()) -> dict:
+    """The error object, checked for internals; a ``LEAKS`` token inside one of the
+    ``echoed`` client inputs may appear (a message quoting an ``api-version`` of ".py")."""
     raw = result["body"]
     if result.get("isBase64Encoded"):
         raw = base64.b64decode(raw).decode()
     for leak in LEAKS:
-        assert leak not in raw, leak
+        if not any(leak in text for text in echoed):
+            assert leak not in raw, leak
     return json.loads(raw)["error"]
 
 
@@ -341,4 +345,4 @@ def test_azure_endpoint_never_500(azure_fn, pairs, body: bytes, content_type: st
     result = azure_fn.call(http_api_event("POST", target, {"content-type": content_type}, body))
     assert result["statusCode"] in (200, 400, 401, 404, 413, 415), result["body"][:300]
     if result["statusCode"] != 200:
-        _azure_error(result)  # Azure's error shape, no internals
+        _azure_error(result, [text for pair in pairs for text in pair])  # Azure's error shape, no internals
