@@ -334,6 +334,7 @@ def detect_faces(rgb: np.ndarray, score_threshold: float = SCORE_THRESHOLD) -> l
     if len(big):  # a close-up past the detector's range (analysis/face_closeup.py)
         rows = face_closeup.confirmed_closeups(lambda image: _run(session, names, image, score_threshold), rgb, big)
         first += _faces(nms(rows), width, height)
+        candidates = np.concatenate([candidates, rows])  # kept by a later pass's NMS too
     if max(height, width) > TILE_MAX_SIDE or not first:
         return first
     people = [f.h for f in first if is_person(rgb, f)]
