@@ -81,3 +81,25 @@ def test_animals_the_shrunk_pass_sees_as_faces_stay_without_one(name: str) -> No
     """Photos whose first pass or shrunk pass had a face-like candidate (0.58-0.76) on the benchmark."""
     rgb = _analysis_image(name)
     assert faces.detect_faces(rgb) == []
+
+
+def test_a_confirmed_close_up_outlives_the_upsampled_pass(monkeypatch) -> None:
+    """A picture with a small person (so the 1.5x pass runs) and a close-up the shrunk look confirms:
+    the close-up is still a face after that pass's NMS and confirmation."""
+    from smartthumb.analysis import models
+    from tests.analysis.test_face_confirm import SKIN, STEEL
+    from tests.analysis.test_face_crowd import _Fake
+
+    rgb = np.full((427, 640, 3), STEEL, dtype=np.uint8)
+    rgb[40:120, 40:120] = SKIN  # the small person's face: centre (80, 80), 40 px
+    # First run: the person (stride-32 cell row 2, column 2) and a 300 px candidate at 0.7 on no skin.
+    fake = _Fake(lambda run: [(2, 2, 40, 0.9), (7, 10, 300, 0.7)] if run == 1 else [])
+    monkeypatch.setattr(models, "get_session", lambda model, side=None: fake)
+    closeup = _row(186, 90, 300, 300, 0.92)[None]
+    monkeypatch.setattr(face_closeup, "confirmed_closeups", lambda run, image, big: closeup if len(big) else big)
+    found = faces.detect_faces(rgb)
+    assert fake.runs > 2  # the upsampled pass ran
+    assert sorted((round(f.x), round(f.y), round(f.w), round(f.score, 2)) for f in found) == [
+        (60, 60, 40, 0.9),
+        (186, 90, 300, 0.92),
+    ]
