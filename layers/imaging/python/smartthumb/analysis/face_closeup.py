@@ -54,7 +54,7 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
 def large_uncovered(rows: np.ndarray, kept: Sequence[Sequence[float]], short_side: int) -> np.ndarray:
     """Candidate ``rows`` (``x, y, w, h, score, ...``) tall enough for a close-up
     that no ``kept`` box (``x, y, w, h``) matches."""
-    tall = rows[rows[:, 3] >= CLOSEUP_FACE * short_side] if len(rows) else rows
+    tall = rows[rows[:, 3] >= CLOSEUP_FACE * short_side]
     return np.array([r for r in tall if all(iou(r[:4], k) < MATCH_IOU for k in kept)], dtype=np.float32).reshape(
         -1, rows.shape[1]
     )

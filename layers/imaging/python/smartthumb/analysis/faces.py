@@ -47,8 +47,8 @@ runs too, and then each of its candidates must be a person itself (skin
 chroma in :data:`SKIN_CONFIRM` of its middle; none in a grayscale image):
 on the benchmark that keeps the orchestra's small faces (skin 0.98-1.00)
 and drops every upsampled false candidate (a calf 0.80, a dog 0.63, a crab
-0.36, a camera 0.33, carved faces 0.00). A first pass with no face or only large ones does not run it. A large
-candidate it could not confirm gets a look at half the size (:mod:`.face_closeup`).
+0.36, a camera 0.33, carved faces 0.00). A first pass with no face or only large ones
+does not run it; a large candidate it could not confirm is looked at half size (:mod:`.face_closeup`).
 
 Third scale, for a crowd: when the first pass kept at least
 :data:`CROWD_FACES` (3) faces under :data:`TINY_FACE` px, the picture is a
@@ -65,7 +65,7 @@ only up to 40 px). Benchmark: the orchestra 20 -> 29 of 37 faces, no other
 photo's faces change (only the two crowds have three tiny faces; the two
 photos with one or two give the same faces with the rule at 1 or 2). At 0.6
 the orchestra gained 2-3 more faces but timpani and a hand (skin chroma)
-came in as faces. A decode above 640 found the same faces as upsampling: one decode stays.
+came in as faces. A decode above 640 found the same faces: one decode stays.
 
 After a crowd pass, a face under :data:`TINY_FACE` lying on a better tiny
 one by :data:`DOUBLE_OVERLAP` (0.4) of the smaller box is the same face
@@ -332,9 +332,9 @@ def detect_faces(rgb: np.ndarray, score_threshold: float = SCORE_THRESHOLD) -> l
     first = confirmed(rgb, _faces(rows := nms(candidates), width, height))
     big = face_closeup.large_uncovered(rows, [(f.x, f.y, f.w, f.h) for f in first], min(height, width))
     if len(big):  # a close-up past the detector's range (analysis/face_closeup.py)
-        rows = face_closeup.confirmed_closeups(lambda image: _run(session, names, image, score_threshold), rgb, big)
-        first += _faces(nms(rows), width, height)
-        candidates = np.concatenate([candidates, rows])  # kept by a later pass's NMS too
+        closeups = face_closeup.confirmed_closeups(lambda image: _run(session, names, image, score_threshold), rgb, big)
+        first += _faces(nms(closeups), width, height)
+        candidates = np.concatenate([candidates, closeups])  # kept by a later pass's NMS too
     if max(height, width) > TILE_MAX_SIDE or not first:
         return first
     people = [f.h for f in first if is_person(rgb, f)]
