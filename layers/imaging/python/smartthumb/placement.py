@@ -124,7 +124,9 @@ def place(
             return Box(0, top, window.width, window.height)
         standing = roi.y + roi.h >= (1.0 - GROUND_BAND) * size.height
         front = importance.get("front")
-        if axis == 0 and roi.w > extent and standing and front:
+        # The subject's whole width (the front's grown columns; the region's in sidecars before it was kept).
+        wide = int(front["width"]) if front and front.get("width") is not None else roi.w
+        if axis == 0 and wide > extent and standing and front:
             start = int(front["edge"]) - extent if front["side"] == "right" else int(front["edge"])
             return Box(min(max(start, 0), positions - 1), 0, window.width, window.height)
         key = ("topColumns" if roi.w > extent and standing else "columns") if axis == 0 else "rows"

@@ -52,10 +52,12 @@ Rules and thresholds
   person), at its *front* when its shape shows one (:mod:`.front`: the end
   that hangs free of the legs, or the free end of a subject the frame cuts
   at the other side: an animal's head), the window ending where the
-  subject does; else by the mass in its top :data:`.importance.TOP_BAND`
-  (an animal's head stands above its back, a person's head above the
-  shoulders); and when it floats
-  (a bird in flight, a running cat in mid-frame) by its whole detail-weighted
+  subject does (for this rule the subject's width is its whole extent, the
+  front's, not the trimmed region's: a head the trim cut off makes the
+  subject wider than a window the region fits); else by the mass in its
+  top :data:`.importance.TOP_BAND` (an animal's head stands above its back,
+  a person's head above the shoulders); and when it floats (a bird in
+  flight, a running cat in mid-frame) by its whole detail-weighted
   mass (a head or a beak is its sharpest part; wings are smooth).
 * **A pinned region** (a manual region, or an embedded XMP/IPTC one: they
   outrank faces and saliency) is placed by one rule of its own,
@@ -284,8 +286,9 @@ def best_box(
         top = min(max(roi.y, 0), positions - 1)
         return Box(0, top, window.width, window.height)
 
-    if front is not None and roi is not None and axis == 0 and roi.w > extent and grounded(roi, size):
+    if front is not None and roi is not None and axis == 0 and front.wider_than(extent, roi) and grounded(roi, size):
         # A wide standing subject with a front (an animal's head): the window ends where it does.
+        # Wide by its whole width (the front's grown columns): the trimmed region may fit the window.
         start = front.edge - extent if front.side == "right" else front.edge
         return Box(min(max(start, 0), positions - 1), 0, window.width, window.height)
 

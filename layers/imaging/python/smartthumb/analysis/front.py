@@ -28,7 +28,10 @@ before (see :mod:`.boxes`). The region of interest is trimmed of a little
 mass at each side, and a head at the end of a body holds little of it, so
 the overhangs are measured on the region's columns grown over the salient
 columns touching it (else a polar bear's or a cow's head, trimmed away, left
-its body's legs at the end), and the front's *edge* is that grown end.
+its body's legs at the end), and the front's *edge* is that grown end. The
+same grown extent is the subject's *width*, which placement compares with
+the window: a subject whose trimmed region fits the window can still be
+wider than it by its head (a squirrel's ear tufts, a camel's neck).
 """
 
 from __future__ import annotations
@@ -54,21 +57,30 @@ MIN_DETAIL = 1.0
 
 @dataclass(frozen=True)
 class Front:
-    """The front end of a wide subject: ``side`` ``"left"`` or ``"right"``, and
-    ``edge``, the source x the subject ends at on that side (exclusive on the right)."""
+    """The front end of a wide subject: ``side`` ``"left"`` or ``"right"``;
+    ``edge``, the source x the subject ends at on that side (exclusive on the
+    right); and ``width``, the subject's whole width in source pixels (its
+    grown columns), or ``None`` in sidecars of model version 6 and before
+    (placement then takes the region's width, as those versions did)."""
 
     side: str
     edge: int
+    width: int | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {"side": self.side, "edge": self.edge}
+        return {"side": self.side, "edge": self.edge, "width": self.width}
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> Front:
         side = str(d["side"])
         if side not in ("left", "right"):
             raise ValueError(f"front side must be left or right, not {side!r}")
-        return cls(side, int(d["edge"]))  # type: ignore[call-overload]
+        width = d.get("width")
+        return cls(side, int(d["edge"]), None if width is None else int(width))  # type: ignore[call-overload]
+
+    def wider_than(self, extent: int, region: Box) -> bool:
+        """Whether the subject is wider than a window ``extent`` wide (``region``'s width without ``width``)."""
+        return (region.w if self.width is None else self.width) > extent
 
 
 def _cells(roi: Box, size: Size, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -130,6 +142,6 @@ def front_of(salient: np.ndarray, weight: np.ndarray, roi: Box, size: Size) -> F
         if len(hanging) == 0 or hanging.mean() < MIN_DETAIL * inside.mean():
             return None
     mw = salient.shape[1]
-    if side == "right":
-        return Front("right", min(math.ceil(c1 * size.width / mw), size.width))
-    return Front("left", max(math.floor(c0 * size.width / mw), 0))
+    left_x = max(math.floor(c0 * size.width / mw), 0)
+    right_x = min(math.ceil(c1 * size.width / mw), size.width)
+    return Front(side, right_x if side == "right" else left_x, right_x - left_x)

@@ -78,7 +78,7 @@ U2NETP = ModelFile(
 
 #: Reported as Azure's ``modelVersion``: changes whenever a model or the
 #: post-processing changes the boxes.
-MODEL_VERSION = "smartthumb-yunet2023mar-u2netp-6"
+MODEL_VERSION = "smartthumb-yunet2023mar-u2netp-7"
 
 
 def configure(settings: Settings) -> None:
