@@ -121,6 +121,22 @@ def rle8_bmp(width: int = 10_000, height: int = 10_000) -> bytes:
     return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + palette + pixels
 
 
+#: A lossless WebP's coded data for one flat colour, after its 32-bit size header (libwebp's output for
+#: RGB 10, 20, 30 at ``method=0``): the same 12 bytes at any size, so the 38-byte file can claim any canvas.
+_FLAT_VP8L = bytes.fromhex("07508a2ad4a3ff8188e87f00")
+
+
+def flat_lossless_webp(width: int = 10_000, height: int = 10_000) -> bytes:
+    """A genuine lossless WebP of one flat colour (what libwebp writes): 38 bytes whatever the size.
+
+    Pillow decodes every WebP to a full RGBA frame and copies it: 100 Mpx peaked at 1.5 GB here,
+    a ``MemoryError`` (500) under the ThumbnailFunction's 1,024 MB before the budget knew WebP."""
+    bits = (width - 1) | ((height - 1) << 14)
+    payload = b"\x2f" + struct.pack("<I", bits) + _FLAT_VP8L
+    chunk = b"VP8L" + struct.pack("<I", len(payload)) + payload + b"\0" * (len(payload) & 1)
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
 @dataclass(frozen=True)
 class Flood:
     """One class of the issue: its bytes and the 413 it must get."""
@@ -143,6 +159,7 @@ def findings() -> list[Flood]:
         Flood("progressive-444.jpg", progressive_jpeg("RGB")),
         Flood("rgba16-100mpx.png", png16_at_limit()),
         Flood("rle8-100mpx.bmp", rle8_bmp()),
+        Flood("flat-100mpx.webp", flat_lossless_webp()),
     ]
 
 

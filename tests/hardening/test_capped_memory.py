@@ -39,7 +39,7 @@ DOORS = [
 ]
 
 
-def run_capped(door: str, memory_mb: int, paths: list[Path]) -> list[dict]:
+def run_capped(door: str, memory_mb: int, paths: list[Path], extra_env: dict[str, str] | None = None) -> list[dict]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": os.pathsep.join([str(REPO / "layers" / "imaging" / "python"), str(REPO)]),
@@ -54,6 +54,7 @@ def run_capped(door: str, memory_mb: int, paths: list[Path]) -> list[dict]:
         "ANALYSIS_BUCKET": "capped-analysis",
         "ANALYSIS_PREFIX": "analysis/",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+        **(extra_env or {}),
     }
     proc = subprocess.run(
         [sys.executable, "-m", "tests.hardening.capped_child", door, str(memory_mb), *map(str, paths)],

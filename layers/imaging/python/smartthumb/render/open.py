@@ -137,6 +137,11 @@ def open_image(data: bytes, settings: Settings) -> OpenedImage:
         raise UnsupportedImage("the source is empty")
     # Counts from the container structure, before any decoder reads the file.
     facts = structure.check(data, settings)
+    if facts.format == "WEBP":
+        # Pillow's WebP opener already allocates libwebp's canvases (two RGBA frames) to read the
+        # header, so the budgets come first here (a 100 Mpx one failed that allocation: a 415).
+        structure.check_memory(facts, settings)
+        structure.check_cpu(facts, len(data), settings)
     # Pillow's own guard, as a second line of defence (it warns above the
     # limit and raises above twice the limit; the warning is made an error).
     Image.MAX_IMAGE_PIXELS = settings.max_source_pixels

@@ -5,17 +5,22 @@ walks their structure (markers, chunks, blocks, IFDs) with early stops, so
 the counts that cost Pillow minutes of CPU or gigabytes of memory (metadata
 floods, IFD chains, RLE bitmaps) are refused with a 413 in milliseconds; then
 :mod:`~smartthumb.structure.budget` checks what the decode will take against
-the function's memory and the CPU budget. Anything else (WebP, and formats added later) is
-passed through: ``Facts.format == ""``, and the decoder's own header checks
-decide.
+the function's memory and the CPU budget. WebP's chunks are read for its
+size and kind (lossless, alpha), which set its decode's cost; HEIC and AVIF
+take their size from their own box walk (:mod:`smartthumb.heif_header`,
+which the HEIF opener runs again and whose refusals it answers). Anything
+else is passed through: ``Facts.format == ""``, and the decoder's own
+header checks decide.
 
 Pure: no Pillow, no I/O. The limits are in :mod:`smartthumb.structure.facts`.
 """
 
 from __future__ import annotations
 
+from smartthumb import heif_header
 from smartthumb.config import Settings
-from smartthumb.structure import bmp, gif, jpeg, png, tiff
+from smartthumb.errors import ThumbError
+from smartthumb.structure import bmp, gif, jpeg, png, tiff, webp
 from smartthumb.structure.budget import budget_bytes, decode_bytes, decode_cpu_ms, require, require_cpu
 from smartthumb.structure.facts import Facts
 
@@ -34,6 +39,15 @@ def scan(data: bytes, frame_limit: int) -> Facts:
         return tiff.scan(data, frame_limit)
     if head[:2] == b"BM":
         return bmp.scan(data)
+    if head[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return webp.scan(data)
+    kind = heif_header.sniff(data)
+    if kind is not None:
+        try:
+            header = heif_header.scan(data, max_pixels=2**62)  # the pixel limit is the opener's
+        except ThumbError:
+            return Facts()  # malformed: the HEIF opener refuses it with its own 4xx
+        return Facts(format=kind, width=header.width, height=header.height)
     return Facts()
 
 

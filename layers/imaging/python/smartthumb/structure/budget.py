@@ -38,8 +38,14 @@ S3, room under 2 s):
 * PNG: per MB of inflated rows, ``3.3 ms`` (libspng strips), ``3.7 ms``
   (Pillow's whole frame: 16-bit, palette, tRNS) or ``4.5 ms`` (interlaced),
   the worst case (zero rows); the content cannot be known from the header;
-* GIF, TIFF, BMP, WebP, HEIF: not estimated (0, not measured); the pixel,
-  structure and memory limits bound them.
+* GIF, TIFF, WebP, HEIC, AVIF: per Mpx plus per MiB of file
+  (:data:`OTHER_MS`), fitted on a flat frame (the per-Mpx floor: the worst
+  case per pixel) and a textured one (what each MiB of coded data adds),
+  the whole ``/th`` call measured; WebP by kind (lossy, lossless, alpha:
+  Pillow decodes every WebP to RGBA through libwebp's animation decoder);
+  the first frame of an animation only;
+* BMP: not estimated (0): uncompressed pixels are bounded by the file size
+  (50 MiB: 16 Mpx, 160 ms measured) and RLE by the structure limit.
 """
 
 from __future__ import annotations
@@ -50,8 +56,10 @@ from smartthumb.errors import SourceTooLarge
 from smartthumb.structure.facts import Facts
 
 MB = 2**20
-#: Decoded pixel plus working copies, by format, for the whole-frame (Pillow) path.
-BYTES_PER_PIXEL = {"PNG": 8.0, "GIF": 6.0, "TIFF": 8.0, "BMP": 8.0}
+#: Decoded pixel plus working copies, by format, for the whole-frame (Pillow) path. WebP: an RGBA
+#: frame from libwebp, copied into Pillow and converted (peaks 15.6-18.9 measured); HEIC 6.6-7.7, AVIF 8.0-9.4
+#: (``tests/hardening/measure_other_cpu.py``).
+BYTES_PER_PIXEL = {"PNG": 8.0, "GIF": 6.0, "TIFF": 8.0, "BMP": 8.0, "WEBP": 20.0, "HEIF": 8.0, "AVIF": 10.0}
 #: A JPEG's decoded frame is resampled once more (the reduce + LANCZOS step).
 JPEG_COPIES = 1.5
 #: The libspng strip path holds a few rows plus the reduced output.
@@ -108,6 +116,20 @@ JPEG_BASELINE_MS_PER_MIB = 12.0
 #: PNG, per MB of inflated rows: zero-filled rows, the slowest to inflate (zlib copies a distance-1
 #: match byte by byte), measured 3.1 (libspng strips), 3.5 (Pillow, 16-bit) and 4.1 (interlaced).
 PNG_MS_PER_ROW_MB = {"strips": 3.3, "whole": 3.7, "interlaced": 4.5}
+#: (ms per Mpx, ms per MiB of file), the whole ``/th`` call measured (``tests/hardening/measure_other_cpu.py``),
+#: rounded up ~15 %: per Mpx the flat frames' worst (up to 67 Mpx; WebP at 25 and 50 Mpx: at 100 Mpx, past
+#: every function's memory budget for WebP, it measured 1.4-2.7x more per Mpx), per MiB what a textured
+#: 16 Mpx frame adds over that.
+OTHER_MS: dict[str, tuple[float, float]] = {
+    "GIF": (9.0, 12.0),
+    "TIFF": (14.0, 10.0),
+    "WEBP lossy": (19.0, 75.0),
+    "WEBP lossless": (19.0, 15.0),
+    "WEBP lossy alpha": (35.0, 100.0),
+    "WEBP lossless alpha": (28.0, 16.0),
+    "AVIF": (19.0, 95.0),
+    "HEIF": (29.0, 150.0),
+}
 
 
 def png_row_bytes(facts: Facts) -> int:
@@ -127,7 +149,15 @@ def decode_cpu_ms(facts: Facts, size_bytes: int) -> int:
     if facts.format == "PNG":
         path = "interlaced" if facts.interlaced else "strips" if _png_strips(facts) else "whole"
         return int(png_row_bytes(facts) / MB * PNG_MS_PER_ROW_MB[path])
-    return 0
+    per = OTHER_MS.get(_kind(facts))
+    return 0 if per is None else int(facts.pixels / 1e6 * per[0] + mib * per[1])
+
+
+def _kind(facts: Facts) -> str:
+    """The :data:`OTHER_MS` key: the format, and for WebP its kind."""
+    if facts.format != "WEBP":
+        return facts.format
+    return "WEBP " + ("lossless" if facts.lossless else "lossy") + (" alpha" if facts.channels == 4 else "")
 
 
 def require_cpu(facts: Facts, size_bytes: int, budget_ms: int) -> None:

@@ -76,6 +76,8 @@ class Facts:
     transparency: bool = False
     #: BMP: RLE4/RLE8, decoded by Pillow in Python.
     rle: bool = False
+    #: WebP: a lossless (VP8L) image, which decodes at a different cost from a lossy one.
+    lossless: bool = False
     #: Counts the limits apply to (kept for HARDENING's tables and the tests).
     counts: dict[str, int] = field(default_factory=dict)
 
