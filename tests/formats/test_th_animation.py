@@ -50,6 +50,26 @@ def test_over_the_pixel_budget_gives_the_first_frame_and_says_so(make_th) -> Non
     assert img.format == "JPEG"  # a still now: the still rule (no Accept for modern formats)
 
 
+@pytest.mark.parametrize("source", ["GIF", "WEBP"])
+def test_over_the_decode_cpu_budget_gives_the_first_frame_and_says_so(make_th, source: str) -> None:
+    """12 frames of 400x400 are estimated at 17 (GIF) to 36 ms (lossless WebP) for every frame, the
+    first one at 1-3 ms: a 10 ms budget serves the first frame; the budget off keeps the animation."""
+    data = animation_bytes(source, size=(400, 400))
+    th: Th = make_th(MAX_DECODE_CPU_MS="10")
+    th.put("anim", data)
+    result = th.get("/th?id=anim&w=40&h=40&c=4", accept="image/webp")
+    assert result["statusCode"] == 200
+    assert result["headers"]["X-Smartthumb-Animation"] == "first-frame; decoding every frame over MAX_DECODE_CPU_MS"
+    img = image_of(result)
+    assert img.format == "WEBP" and getattr(img, "n_frames", 1) == 1
+    assert near(img.convert("RGB").getpixel((3, 3)), frame_colour(0))
+    off: Th = make_th(MAX_DECODE_CPU_MS="0")
+    off.put("anim", data)
+    kept = off.get("/th?id=anim&w=40&h=40&c=4", accept="image/webp")
+    assert kept["headers"]["X-Smartthumb-Animation"] == "kept"
+    assert getattr(image_of(kept), "n_frames", 1) == FRAMES
+
+
 def test_still_gif_has_no_animation_header(make_th) -> None:
     from PIL import Image
 

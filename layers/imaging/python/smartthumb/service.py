@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from smartthumb import __version__, animation, limits, negotiation, render
+from smartthumb import __version__, animation, limits, negotiation, render, structure
 from smartthumb.config import Settings
 from smartthumb.errors import SourceUnavailable
 from smartthumb.geometry import Box, CropMode, plan_thumbnail
@@ -154,7 +154,9 @@ class ThumbnailService:
         self.source = source
         self.regions = regions or NoRegionProvider()
         self.store = store
-        self.animation_budget = animation.AnimationBudget(settings.max_animation_frames, settings.max_animation_pixels)
+        self.animation_budget = animation.AnimationBudget(
+            settings.max_animation_frames, settings.max_animation_pixels, settings.max_decode_cpu_ms
+        )
 
     def _head(self, image_id: str) -> SourceVersion | None:
         """The source's current version from a HEAD (a ``stat`` locally), or None for a source
@@ -232,7 +234,9 @@ class ThumbnailService:
         headers: list[tuple[str, str]] = []
         verdict = None
         if opened.format in render.ANIMATED_FORMATS:
-            verdict = animation.keep_animated(opened.frames, opened.size, self.animation_budget)
+            facts, size_bytes = opened.facts, len(source.data)
+            every_frame_ms = structure.animation_cpu_ms(facts, opened.frames, size_bytes) if facts else 0
+            verdict = animation.keep_animated(opened.frames, opened.size, self.animation_budget, every_frame_ms)
         animated = verdict == animation.KEPT and (force_format or "GIF").upper() in render.ANIMATED_FORMATS
         fmt = (
             force_format.upper()

@@ -21,7 +21,14 @@ from smartthumb import heif_header
 from smartthumb.config import Settings
 from smartthumb.errors import ThumbError
 from smartthumb.structure import bmp, gif, jpeg, png, tiff, webp
-from smartthumb.structure.budget import budget_bytes, decode_bytes, decode_cpu_ms, require, require_cpu
+from smartthumb.structure.budget import (
+    animation_cpu_ms,
+    budget_bytes,
+    decode_bytes,
+    decode_cpu_ms,
+    require,
+    require_cpu,
+)
 from smartthumb.structure.facts import Facts
 
 
@@ -78,6 +85,7 @@ def decode_budget(settings: Settings) -> int:
 
 __all__ = [
     "Facts",
+    "animation_cpu_ms",
     "check",
     "check_cpu",
     "check_memory",

@@ -43,7 +43,8 @@ S3, room under 2 s):
   case per pixel) and a textured one (what each MiB of coded data adds),
   the whole ``/th`` call measured; WebP by kind (lossy, lossless, alpha:
   Pillow decodes every WebP to RGBA through libwebp's animation decoder);
-  the first frame of an animation only;
+  the first frame of an animation (:func:`animation_cpu_ms` counts every
+  frame, for the decision to keep an animation animated);
 * BMP: not estimated (0): uncompressed pixels are bounded by the file size
   (50 MiB: 16 Mpx, 160 ms measured) and RLE by the structure limit.
 """
@@ -151,6 +152,16 @@ def decode_cpu_ms(facts: Facts, size_bytes: int) -> int:
         return int(png_row_bytes(facts) / MB * PNG_MS_PER_ROW_MB[path])
     per = OTHER_MS.get(_kind(facts))
     return 0 if per is None else int(facts.pixels / 1e6 * per[0] + mib * per[1])
+
+
+def animation_cpu_ms(facts: Facts, frames: int, size_bytes: int) -> int:
+    """Estimated CPU milliseconds to decode every one of ``frames`` frames of an animated GIF or WebP
+    (Pillow composites each at the full canvas): the per-Mpx rate for every frame, the per-MiB rate
+    once; 0 when not modelled."""
+    per = OTHER_MS.get(_kind(facts)) if facts.format in ("GIF", "WEBP") else None
+    if per is None:
+        return 0
+    return int(frames * facts.pixels / 1e6 * per[0] + size_bytes / MB * per[1])
 
 
 def _kind(facts: Facts) -> str:
