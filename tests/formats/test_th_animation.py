@@ -79,3 +79,15 @@ def test_still_gif_has_no_animation_header(make_th) -> None:
     th.put("still.gif", image_bytes(Image.new("RGB", (60, 40), (10, 200, 10)), "GIF"))
     result = th.get("/th?id=still.gif&w=30")
     assert result["statusCode"] == 200 and "X-Smartthumb-Animation" not in result["headers"]
+
+
+def test_the_etag_follows_the_settings_that_keep_an_animation(make_th) -> None:
+    """The decode CPU budget decides kept or first frame, so it is part of the ETag (and the render
+    store's key): a deployment that changes it does not revalidate an animation rendered under the other."""
+    data = animation_bytes("GIF", size=(400, 400))
+    tags = []
+    for budget in ("10", "0"):
+        th: Th = make_th(MAX_DECODE_CPU_MS=budget)
+        th.put("anim", data)
+        tags.append(th.get("/th?id=anim&w=40&h=40&c=4")["headers"]["ETag"])
+    assert tags[0] != tags[1]

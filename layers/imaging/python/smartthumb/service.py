@@ -64,7 +64,8 @@ def _output_parts(settings: Settings, source_etag: str, request: ThumbRequest, a
         request.cache_key(),
         ",".join(modern),
         str(settings.default_quality),
-        f"{settings.max_animation_frames}x{settings.max_animation_pixels}",
+        # What keeps an animation animated: its frames, frames x pixels and every frame's decode CPU.
+        f"{settings.max_animation_frames}x{settings.max_animation_pixels}x{settings.max_decode_cpu_ms}",
     ]
 
 
