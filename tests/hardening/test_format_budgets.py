@@ -70,6 +70,12 @@ def test_a_truncated_or_forged_webp_never_breaks_the_walk() -> None:
     forged[16:20] = (0xFFFFFFF0).to_bytes(4, "little")  # VP8X's size: past the end
     assert webp.scan(bytes(forged)).width == 301
     assert structure.scan(b"RIFF\0\0\0\0WAVEfmt ", 100).format == ""
+    # Frames inside frames, 100 000 deep: one level is looked into, the walk stays bounded.
+    vp8x = b"VP8X" + (10).to_bytes(4, "little") + b"\0" * 4 + (99).to_bytes(3, "little") * 2
+    nested = b"".join(b"ANMF" + (2**31).to_bytes(4, "little") + b"\0" * 16 for _ in range(100_000))
+    body = b"WEBP" + vp8x + nested
+    facts = webp.scan(b"RIFF" + len(body).to_bytes(4, "little") + body)
+    assert (facts.width, facts.height, facts.lossless) == (100, 100, False)
 
 
 def test_webp_costs_by_kind() -> None:

@@ -9,10 +9,23 @@ from hypothesis import strategies as st
 
 from smartthumb import structure
 from smartthumb.errors import SourceTooLarge
-from tests.hardening.floods import flood_seeds
+from tests.hardening.floods import flat_lossless_webp, flood_seeds
+from tests.hardening.test_format_budgets import WEBPS
 
-SIGNATURES = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"II*\0", b"MM\0*", b"II+\0", b"BM", b"RIFF"]
-SEEDS = flood_seeds()
+SIGNATURES = [
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF89a",
+    b"II*\0",
+    b"MM\0*",
+    b"II+\0",
+    b"BM",
+    b"RIFF",
+    *(b"RIFF\0\0\0\0WEBP" + kind for kind in (b"VP8X", b"VP8L", b"VP8 ")),
+    b"\0\0\0\x18ftypheic\0\0\0\0mif1heic",
+    b"\0\0\0\x18ftypavif\0\0\0\0mif1avif",
+]
+SEEDS = [*flood_seeds(), flat_lossless_webp(300, 200), WEBPS["animated lossless alpha"](), WEBPS["lossy alpha"]()]
 
 
 def _scan(data: bytes) -> None:

@@ -25,8 +25,9 @@ MAX_CHUNKS = 64
 _ALPHA_FLAG = 0x10
 
 
-def _image_chunk(data: bytes, pos: int, end: int) -> tuple[bytes, int] | None:
-    """The first ``VP8 `` / ``VP8L`` chunk (FourCC, payload offset) from ``pos``, looking inside one ANMF."""
+def _image_chunk(data: bytes, pos: int, end: int, in_frame: bool = False) -> tuple[bytes, int] | None:
+    """The first ``VP8 `` / ``VP8L`` chunk (FourCC, payload offset) from ``pos``, looking inside the
+    first ANMF (one level: a forged frame inside a frame is skipped, not followed)."""
     for _ in range(MAX_CHUNKS):
         if pos + 8 > end:
             return None
@@ -34,8 +35,8 @@ def _image_chunk(data: bytes, pos: int, end: int) -> tuple[bytes, int] | None:
         size = struct.unpack_from("<I", data, pos + 4)[0]
         if fourcc in (b"VP8 ", b"VP8L"):
             return fourcc, pos + 8
-        if fourcc == b"ANMF":  # 16 bytes of frame header, then the frame's own chunks
-            return _image_chunk(data, pos + 24, min(pos + 8 + size, end))
+        if fourcc == b"ANMF" and not in_frame:  # 16 bytes of frame header, then the frame's own chunks
+            return _image_chunk(data, pos + 24, min(pos + 8 + size, end), in_frame=True)
         pos += 8 + size + (size & 1)
     return None
 
