@@ -1,9 +1,10 @@
 """WebP: the canvas size, alpha and lossless flags from the RIFF chunks, without decoding.
 
 Pillow decodes every WebP through libwebp's animation decoder into a full
-RGBA frame and copies it (about 15-18 bytes per pixel at its peak here), and
-a lossless or alpha frame costs two to three times a lossy one, so the
-memory and CPU budgets need to know which. Three layouts (Google's "WebP
+RGBA frame and copies it (15.6-18.9 bytes per pixel at its peak here); an
+alpha frame costs about twice an opaque one per pixel, and a MiB of lossy
+data about five times a MiB of lossless, so the memory and CPU budgets need
+to know which (``structure.budget.OTHER_MS``). Three layouts (Google's "WebP
 Container Specification"): a simple lossy file (``VP8 `` chunk: the frame
 header holds 14-bit width and height), a simple lossless one (``VP8L``: 14-bit
 width - 1 and height - 1 and an alpha bit, packed after its signature byte)
