@@ -16,7 +16,6 @@ bytes per pixel against ``BYTES_PER_PIXEL``.
 
 from __future__ import annotations
 
-import io
 import sys
 import tempfile
 from collections.abc import Callable
@@ -27,15 +26,10 @@ from PIL import Image
 
 from smartthumb import structure
 from smartthumb.structure import budget
+from tests.conftest import image_bytes
 from tests.formats.sources import avif_bytes, heic_bytes
 from tests.hardening.floods import flat_lossless_webp
 from tests.hardening.test_capped_memory import run_capped
-
-
-def _save(im: Image.Image, fmt: str, **params: object) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **params)
-    return buf.getvalue()
 
 
 def flat(side: int, alpha: bool = False) -> Image.Image:
@@ -59,34 +53,36 @@ def textured(side: int = 4000, alpha: bool = False) -> Image.Image:
 
 F25, F50 = 5000, 7071
 CLASSES: dict[str, Callable[[], bytes]] = {
-    "gif flat 25 Mpx": lambda: _save(Image.new("P", (F25, F25), 0), "GIF"),
-    "gif flat 100 Mpx": lambda: _save(Image.new("P", (10_000, 10_000), 0), "GIF"),
-    "gif textured 16 Mpx": lambda: _save(textured().quantize(256), "GIF"),
-    "tiff deflate flat 25 Mpx": lambda: _save(Image.new("RGB", (F25, F25)), "TIFF", compression="tiff_adobe_deflate"),
-    "tiff deflate flat 100 Mpx": lambda: _save(
+    "gif flat 25 Mpx": lambda: image_bytes(Image.new("P", (F25, F25), 0), "GIF"),
+    "gif flat 100 Mpx": lambda: image_bytes(Image.new("P", (10_000, 10_000), 0), "GIF"),
+    "gif textured 16 Mpx": lambda: image_bytes(textured().quantize(256), "GIF"),
+    "tiff deflate flat 25 Mpx": lambda: image_bytes(
+        Image.new("RGB", (F25, F25)), "TIFF", compression="tiff_adobe_deflate"
+    ),
+    "tiff deflate flat 100 Mpx": lambda: image_bytes(
         Image.new("RGB", (10_000, 10_000)), "TIFF", compression="tiff_adobe_deflate"
     ),
-    "tiff jpeg flat 100 Mpx": lambda: _save(flat(10_000), "TIFF", compression="tiff_jpeg", quality=90),
-    "tiff deflate textured 16 Mpx": lambda: _save(textured(), "TIFF", compression="tiff_adobe_deflate"),
-    "tiff jpeg textured 16 Mpx": lambda: _save(textured(), "TIFF", compression="tiff_jpeg", quality=90),
-    "tiff raw textured 16 Mpx": lambda: _save(textured(), "TIFF"),
-    "bmp textured 16 Mpx": lambda: _save(textured(), "BMP"),
-    "webp lossy flat 25 Mpx": lambda: _save(flat(F25), "WEBP", quality=80, method=0),
-    "webp lossy flat 50 Mpx": lambda: _save(flat(F50), "WEBP", quality=80, method=0),
+    "tiff jpeg flat 100 Mpx": lambda: image_bytes(flat(10_000), "TIFF", compression="tiff_jpeg", quality=90),
+    "tiff deflate textured 16 Mpx": lambda: image_bytes(textured(), "TIFF", compression="tiff_adobe_deflate"),
+    "tiff jpeg textured 16 Mpx": lambda: image_bytes(textured(), "TIFF", compression="tiff_jpeg", quality=90),
+    "tiff raw textured 16 Mpx": lambda: image_bytes(textured(), "TIFF"),
+    "bmp textured 16 Mpx": lambda: image_bytes(textured(), "BMP"),
+    "webp lossy flat 25 Mpx": lambda: image_bytes(flat(F25), "WEBP", quality=80, method=0),
+    "webp lossy flat 50 Mpx": lambda: image_bytes(flat(F50), "WEBP", quality=80, method=0),
     "webp lossless flat 25 Mpx": lambda: flat_lossless_webp(F25, F25),
     "webp lossless flat 50 Mpx": lambda: flat_lossless_webp(F50, F50),
-    "webp lossy alpha flat 25 Mpx": lambda: _save(flat(F25, True), "WEBP", quality=80, method=0),
-    "webp lossy alpha flat 50 Mpx": lambda: _save(flat(F50, True), "WEBP", quality=80, method=0),
-    "webp lossless alpha flat 25 Mpx": lambda: _save(
+    "webp lossy alpha flat 25 Mpx": lambda: image_bytes(flat(F25, True), "WEBP", quality=80, method=0),
+    "webp lossy alpha flat 50 Mpx": lambda: image_bytes(flat(F50, True), "WEBP", quality=80, method=0),
+    "webp lossless alpha flat 25 Mpx": lambda: image_bytes(
         Image.new("RGBA", (F25, F25), (1, 2, 3, 100)), "WEBP", lossless=True, method=0
     ),
-    "webp lossless alpha flat 50 Mpx": lambda: _save(
+    "webp lossless alpha flat 50 Mpx": lambda: image_bytes(
         Image.new("RGBA", (F50, F50), (1, 2, 3, 100)), "WEBP", lossless=True, method=0
     ),
-    "webp lossy textured 16 Mpx": lambda: _save(textured(), "WEBP", quality=90, method=0),
-    "webp lossless textured 16 Mpx": lambda: _save(textured(), "WEBP", lossless=True, method=0),
-    "webp lossy alpha textured 16 Mpx": lambda: _save(textured(alpha=True), "WEBP", quality=90, method=0),
-    "webp lossless alpha textured 16 Mpx": lambda: _save(textured(alpha=True), "WEBP", lossless=True, method=0),
+    "webp lossy textured 16 Mpx": lambda: image_bytes(textured(), "WEBP", quality=90, method=0),
+    "webp lossless textured 16 Mpx": lambda: image_bytes(textured(), "WEBP", lossless=True, method=0),
+    "webp lossy alpha textured 16 Mpx": lambda: image_bytes(textured(alpha=True), "WEBP", quality=90, method=0),
+    "webp lossless alpha textured 16 Mpx": lambda: image_bytes(textured(alpha=True), "WEBP", lossless=True, method=0),
     "avif flat 25 Mpx": lambda: avif_bytes(flat(F25), quality=50),
     "avif textured 16 Mpx": lambda: avif_bytes(textured(), quality=90),
     "heic flat 25 Mpx": lambda: heic_bytes(flat(F25), quality=50),

@@ -20,14 +20,13 @@ from smartthumb import render, structure
 from smartthumb.config import Settings
 from smartthumb.errors import SourceTooLarge
 from smartthumb.structure import budget, webp
+from tests.conftest import image_bytes
 from tests.formats.sources import avif_bytes, heic_bytes
 from tests.hardening.floods import flat_lossless_webp
 
 
 def _webp(im: Image.Image, **params: object) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, "WEBP", **params)
-    return buf.getvalue()
+    return image_bytes(im, "WEBP", **params)
 
 
 def _frames(mode: str) -> list[Image.Image]:
@@ -135,9 +134,7 @@ def test_heic_and_avif_take_their_size_from_the_box_walk(kind: str) -> None:
     ("fmt", "params"), [("GIF", {}), ("TIFF", {"compression": "tiff_adobe_deflate"}), ("TIFF", {})]
 )
 def test_gif_and_tiff_are_estimated(fmt: str, params: dict) -> None:
-    buf = io.BytesIO()
-    Image.new("RGB", (3000, 2000), (1, 2, 3)).save(buf, fmt, **params)
-    data = buf.getvalue()
+    data = image_bytes(Image.new("RGB", (3000, 2000), (1, 2, 3)), fmt, **params)
     need_ms = budget.decode_cpu_ms(structure.scan(data, 100), len(data))
     assert need_ms >= 6 * budget.OTHER_MS[fmt][0]  # 6 Mpx at the format's rate, plus its bytes
     with pytest.raises(SourceTooLarge, match="MAX_DECODE_CPU_MS"):

@@ -150,18 +150,20 @@ def decode_cpu_ms(facts: Facts, size_bytes: int) -> int:
     if facts.format == "PNG":
         path = "interlaced" if facts.interlaced else "strips" if _png_strips(facts) else "whole"
         return int(png_row_bytes(facts) / MB * PNG_MS_PER_ROW_MB[path])
-    per = OTHER_MS.get(_kind(facts))
-    return 0 if per is None else int(facts.pixels / 1e6 * per[0] + mib * per[1])
+    return _other_ms(facts, 1, size_bytes)
 
 
 def animation_cpu_ms(facts: Facts, frames: int, size_bytes: int) -> int:
     """Estimated CPU milliseconds to decode every one of ``frames`` frames of an animated GIF or WebP
     (Pillow composites each at the full canvas): the per-Mpx rate for every frame, the per-MiB rate
     once; 0 when not modelled."""
-    per = OTHER_MS.get(_kind(facts)) if facts.format in ("GIF", "WEBP") else None
-    if per is None:
-        return 0
-    return int(frames * facts.pixels / 1e6 * per[0] + size_bytes / MB * per[1])
+    return _other_ms(facts, frames, size_bytes) if facts.format in ("GIF", "WEBP") else 0
+
+
+def _other_ms(facts: Facts, frames: int, size_bytes: int) -> int:
+    """:data:`OTHER_MS`'s model for ``frames`` frames of ``facts`` in a file of ``size_bytes``; 0 when not modelled."""
+    per = OTHER_MS.get(_kind(facts))
+    return 0 if per is None else int(frames * facts.pixels / 1e6 * per[0] + size_bytes / MB * per[1])
 
 
 def _kind(facts: Facts) -> str:
