@@ -52,7 +52,7 @@ def test_over_the_pixel_budget_gives_the_first_frame_and_says_so(make_th) -> Non
 
 @pytest.mark.parametrize("source", ["GIF", "WEBP"])
 def test_over_the_decode_cpu_budget_gives_the_first_frame_and_says_so(make_th, source: str) -> None:
-    """12 frames of 400x400 are estimated at 17 (GIF) to 36 ms (lossless WebP) for every frame, the
+    """12 frames of 400x400 are estimated at 21 (GIF) to 36 ms (lossless WebP) for every frame, the
     first one at 1-3 ms: a 10 ms budget serves the first frame; the budget off keeps the animation."""
     data = animation_bytes(source, size=(400, 400))
     th: Th = make_th(MAX_DECODE_CPU_MS="10")
