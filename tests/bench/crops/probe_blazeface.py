@@ -1,0 +1,161 @@
+"""Probe: would BlazeFace (short range), as a second face detector, find the faces YuNet misses?
+
+Not part of the service and not collected by pytest: a measurement for the
+bench README ("Round 7"), kept so the numbers can be re-run. BlazeFace is
+Apache-2.0; its weights ship in the ``mediapipe`` wheel on PyPI as TFLite.
+Getting an ONNX copy (once, into ``/tmp/blazeface``)::
+
+    .venv/bin/pip download --no-deps mediapipe==0.10.14 -d /tmp/blazeface
+    cd /tmp/blazeface && unzip -o -j mediapipe-*.whl \\
+        mediapipe/modules/face_detection/face_detection_short_range.tflite
+    python3 -m venv v && v/bin/pip install tflite2onnx==0.4.1 tflite==2.18.0 onnx
+    v/bin/python -c "import tflite2onnx; tflite2onnx.convert(
+        'face_detection_short_range.tflite', 'face_detection_short_range.onnx')"
+
+(The full-range model, ``face_detection_full_range_sparse.tflite``, uses
+TFLite's DENSIFY op, which tflite2onnx 0.4.1 cannot convert.) Then::
+
+    .venv/bin/python tests/bench/crops/probe_blazeface.py /tmp/blazeface/face_detection_short_range.onnx
+
+For every photo with annotated faces, and the false-face traps: BlazeFace
+over 128-px tiles (half-overlapping) of the photo upsampled ``--scale``
+times (its input is 128 x 128 and it is trained on faces that fill a good
+part of it, so small faces need the tiles), candidates at ``--threshold``,
+NMS. A BlazeFace face is *new* when no face of smartthumb's analysis lies at
+IoU >= 0.3 of it; *confirmed* when a YuNet candidate of score >= 0.3 (the
+whole photo and 2x tiles, through ``smartthumb.analysis.faces``' internal
+passes) does. New and confirmed faces are counted as true (an annotated face
+at IoU >= 0.3) or false, per category.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[2] / "layers" / "imaging" / "python"))
+
+import bench_crops as bc  # noqa: E402
+
+from smartthumb.analysis import faces as yunet  # noqa: E402
+from smartthumb.analysis import models  # noqa: E402
+from smartthumb.analysis.analyzer import analyze_image  # noqa: E402
+from smartthumb.config import Settings  # noqa: E402
+from smartthumb.geometry import Box  # noqa: E402
+
+SIDE = 128
+CONFIRM_YUNET = 0.3
+
+
+def anchors() -> np.ndarray:
+    """BlazeFace short range's 896 anchor centres (strides 8 and 16; 2 and 6 anchors a cell)."""
+    out = []
+    for stride, per_cell in ((8, 2), (16, 6)):
+        cells = SIDE // stride
+        for y in range(cells):
+            for x in range(cells):
+                out += [((x + 0.5) / cells, (y + 0.5) / cells)] * per_cell
+    return np.array(out)
+
+
+def blaze_tile(session: object, tile: Image.Image, threshold: float, centres: np.ndarray) -> list[tuple[float, ...]]:
+    """(x, y, w, h, score) in the tile's unit square."""
+    blob = (np.asarray(tile.resize((SIDE, SIDE)), dtype=np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
+    regressors, scores = session.run(None, {"input": blob})  # type: ignore[attr-defined]
+    score = 1.0 / (1.0 + np.exp(-np.clip(scores[0, :, 0], -50, 50)))
+    out = []
+    for i in np.nonzero(score >= threshold)[0]:
+        cx = regressors[0, i, 0] / SIDE + centres[i, 0]
+        cy = regressors[0, i, 1] / SIDE + centres[i, 1]
+        w, h = regressors[0, i, 2] / SIDE, regressors[0, i, 3] / SIDE
+        out.append((cx - w / 2, cy - h / 2, w, h, float(score[i])))
+    return out
+
+
+def as_box(x: float, y: float, w: float, h: float) -> Box:
+    return Box(int(x), int(y), max(int(w), 1), max(int(h), 1))
+
+
+def blaze_faces(session: object, image: Image.Image, scale: float, threshold: float) -> list[tuple[float, Box]]:
+    """(score, box) of BlazeFace faces on half-overlapping tiles of ``image`` upsampled ``scale`` times, after NMS."""
+    big = image.resize((round(image.width * scale), round(image.height * scale)))
+    centres, step, found = anchors(), SIDE // 2, []
+    for y0 in range(0, max(big.height - SIDE, 0) + step, step):
+        for x0 in range(0, max(big.width - SIDE, 0) + step, step):
+            for x, y, w, h, s in blaze_tile(session, big.crop((x0, y0, x0 + SIDE, y0 + SIDE)), threshold, centres):
+                box = as_box((x0 + x * SIDE) / scale, (y0 + y * SIDE) / scale, w * SIDE / scale, h * SIDE / scale)
+                found.append((s, box))
+    kept: list[tuple[float, Box]] = []
+    for score, box in sorted(found, key=lambda f: -f[0]):
+        if all(bc.iou(box, k) < 0.3 for _, k in kept):
+            kept.append((score, box))
+    return kept
+
+
+def yunet_candidates(rgb: np.ndarray) -> list[tuple[float, Box]]:
+    """(score, box) of YuNet's candidates of score >= CONFIRM_YUNET, on the whole photo and on 2x tiles."""
+    session = models.get_session(models.YUNET)
+    names = [o.name for o in session.get_outputs()]
+    rows = [
+        *yunet.nms(yunet._run(session, names, rgb, CONFIRM_YUNET), top_k=500),
+        *yunet.nms(yunet._upsampled_pass(session, names, rgb, CONFIRM_YUNET, 2.0), top_k=500),
+    ]
+    return [(float(r[4]), as_box(*(float(v) for v in r[:4]))) for r in rows]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="BlazeFace short range as ONNX (see the module docstring)")
+    parser.add_argument("--scale", type=float, default=2.0)
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--features", action="store_true", help="print each confirmed face's scores and skin")
+    args = parser.parse_args(argv)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(args.model), providers=["CPUExecutionProvider"])
+    tally: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for case in bc.load_cases():
+        if not case.faces and case.category != "trap":
+            continue
+        image = Image.open(case.path).convert("RGB")
+        found = [f.box for f in analyze_image(case.path.read_bytes(), [], Settings()).faces]
+        blaze = blaze_faces(session, image, args.scale, args.threshold)
+        new = [(s, b) for s, b in blaze if all(bc.iou(b, f) < 0.3 for f in found)]
+        rgb = np.asarray(image)
+        candidates = yunet_candidates(rgb)
+        t = tally[case.category]
+        t["annotated"] += len(case.faces)
+        t["missed"] += sum(all(bc.iou(a, f) < bc.MATCH_IOU for f in found) for a in case.faces)
+        for score, box in new:
+            true = any(bc.iou(box, a) >= bc.MATCH_IOU for a in case.faces)
+            yunet_scores = [s for s, c in candidates if bc.iou(box, c) >= 0.3]
+            t[f"new {'true' if true else 'false'}"] += 1
+            if yunet_scores:
+                t[f"confirmed {'true' if true else 'false'}"] += 1
+                if args.features:
+                    skin = yunet.skin_fraction(rgb, box.x, box.y, box.w, box.h)
+                    print(
+                        f"confirmed {'true ' if true else 'false'} {case.id:18} blaze {score:.2f}"
+                        f" yunet {max(yunet_scores):.2f} skin {skin:.2f} height {box.h}"
+                    )
+    keys = ("annotated", "missed", "new true", "new false", "confirmed true", "confirmed false")
+    print("| category | " + " | ".join(keys) + " |")
+    print("|---|" + "---:|" * len(keys))
+    total: collections.Counter[str] = collections.Counter()
+    for category, t in sorted(tally.items()):
+        total.update(t)
+        print(f"| {category} | " + " | ".join(str(t[k]) for k in keys) + " |")
+    print("| all | " + " | ".join(str(total[k]) for k in keys) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
