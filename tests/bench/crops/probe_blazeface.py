@@ -17,6 +17,16 @@ TFLite's DENSIFY op, which tflite2onnx 0.4.1 cannot convert.) Then::
 
     .venv/bin/python tests/bench/crops/probe_blazeface.py /tmp/blazeface/face_detection_short_range.onnx
 
+``--landmarks`` also scores each confirmed face, and each face of the
+analysis, with the face-presence output of mediapipe's face-landmark model
+(a candidate third signal). tflite2onnx cannot convert that model, so it
+runs in LiteRT (``.venv/bin/pip install ai-edge-litert==2.3.0``; bench
+only), on the face's square 1.5x crop at 192 px, RGB in [0, 1]::
+
+    cd /tmp/blazeface && unzip -o -j mediapipe-*.whl mediapipe/modules/face_landmark/face_landmark.tflite
+    .venv/bin/python tests/bench/crops/probe_blazeface.py /tmp/blazeface/face_detection_short_range.onnx \\
+        --landmarks /tmp/blazeface/face_landmark.tflite
+
 For every photo with annotated faces, and the false-face traps: BlazeFace
 over 128-px tiles (half-overlapping) of the photo upsampled ``--scale``
 times (its input is 128 x 128 and it is trained on faces that fill a good
@@ -32,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,17 +122,42 @@ def yunet_candidates(rgb: np.ndarray) -> list[tuple[float, Box]]:
     return [(float(r[4]), as_box(*(float(v) for v in r[:4]))) for r in rows]
 
 
+class Presence:
+    """The face-landmark model's face-presence probability for a face box (``--landmarks``)."""
+
+    def __init__(self, model: Path) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(model))
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        outputs = self.interpreter.get_output_details()
+        self.flag = next(d["index"] for d in outputs if int(np.prod(d["shape"])) == 1)
+
+    def __call__(self, image: Image.Image, box: Box) -> float:
+        cx, cy, side = box.x + box.w / 2, box.y + box.h / 2, 1.5 * max(box.w, box.h)
+        square = (int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
+        crop = image.crop(square).resize((192, 192), Image.Resampling.BILINEAR)
+        self.interpreter.set_tensor(self.input, (np.asarray(crop, dtype=np.float32) / 255.0)[None])
+        self.interpreter.invoke()
+        logit = float(self.interpreter.get_tensor(self.flag).ravel()[0])
+        return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="BlazeFace short range as ONNX (see the module docstring)")
     parser.add_argument("--scale", type=float, default=2.0)
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--features", action="store_true", help="print each confirmed face's scores and skin")
+    parser.add_argument("--landmarks", type=Path, help="face_landmark.tflite: score faces by face presence")
     args = parser.parse_args(argv)
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(args.model), providers=["CPUExecutionProvider"])
     tally: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    presence = Presence(args.landmarks) if args.landmarks else None
+    flags: dict[str, list[float]] = collections.defaultdict(list)
     for case in bc.load_cases():
         if not case.faces and case.category != "trap":
             continue
@@ -134,12 +170,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = tally[case.category]
         t["annotated"] += len(case.faces)
         t["missed"] += sum(all(bc.iou(a, f) < bc.MATCH_IOU for f in found) for a in case.faces)
+        if presence is not None:
+            for f in found:
+                true = any(bc.iou(f, a) >= bc.MATCH_IOU for a in case.faces)
+                flags[f"analysis face, {'true' if true else 'false'}"].append(presence(image, f))
         for score, box in new:
             true = any(bc.iou(box, a) >= bc.MATCH_IOU for a in case.faces)
             yunet_scores = [s for s, c in candidates if bc.iou(box, c) >= 0.3]
             t[f"new {'true' if true else 'false'}"] += 1
             if yunet_scores:
                 t[f"confirmed {'true' if true else 'false'}"] += 1
+                if presence is not None:
+                    flags[f"confirmed, {'true' if true else 'false'}"].append(presence(image, box))
                 if args.features:
                     skin = yunet.skin_fraction(rgb, box.x, box.y, box.w, box.h)
                     print(
@@ -154,6 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         total.update(t)
         print(f"| {category} | " + " | ".join(str(t[k]) for k in keys) + " |")
     print("| all | " + " | ".join(str(total[k]) for k in keys) + " |")
+    if flags:
+        print("\n| face presence | n | min | 10 % | median | 90 % | max |\n|---|---:|---:|---:|---:|---:|---:|")
+        for kind, values in sorted(flags.items()):
+            q = np.percentile(values, [0, 10, 50, 90, 100])
+            print(f"| {kind} | {len(values)} | " + " | ".join(f"{v:.3f}" for v in q) + " |")
     return 0
 
 
