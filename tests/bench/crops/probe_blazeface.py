@@ -21,7 +21,8 @@ TFLite's DENSIFY op, which tflite2onnx 0.4.1 cannot convert.) Then::
 analysis, with the face-presence output of mediapipe's face-landmark model
 (a candidate third signal). tflite2onnx cannot convert that model, so it
 runs in LiteRT (``.venv/bin/pip install ai-edge-litert==2.3.0``; bench
-only), on the face's square 1.5x crop at 192 px, RGB in [0, 1]::
+only), on the face's square 1.5x crop at 192 px, RGB in [0, 1] (``--landmark-low -1``:
+in [-1, 1])::
 
     cd /tmp/blazeface && unzip -o -j mediapipe-*.whl mediapipe/modules/face_landmark/face_landmark.tflite
     .venv/bin/python tests/bench/crops/probe_blazeface.py /tmp/blazeface/face_detection_short_range.onnx \\
@@ -125,9 +126,10 @@ def yunet_candidates(rgb: np.ndarray) -> list[tuple[float, Box]]:
 class Presence:
     """The face-landmark model's face-presence probability for a face box (``--landmarks``)."""
 
-    def __init__(self, model: Path) -> None:
+    def __init__(self, model: Path, low: float) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        self.low = low
         self.interpreter = Interpreter(model_path=str(model))
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
@@ -138,7 +140,8 @@ class Presence:
         cx, cy, side = box.x + box.w / 2, box.y + box.h / 2, 1.5 * max(box.w, box.h)
         square = (int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2))
         crop = image.crop(square).resize((192, 192), Image.Resampling.BILINEAR)
-        self.interpreter.set_tensor(self.input, (np.asarray(crop, dtype=np.float32) / 255.0)[None])
+        pixels = np.asarray(crop, dtype=np.float32) / 255.0 * (1.0 - self.low) + self.low
+        self.interpreter.set_tensor(self.input, pixels[None])
         self.interpreter.invoke()
         logit = float(self.interpreter.get_tensor(self.flag).ravel()[0])
         return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
@@ -151,12 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--features", action="store_true", help="print each confirmed face's scores and skin")
     parser.add_argument("--landmarks", type=Path, help="face_landmark.tflite: score faces by face presence")
+    parser.add_argument("--landmark-low", type=float, default=0.0, help="its input range's low end: 0 or -1 (to 1)")
     args = parser.parse_args(argv)
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(args.model), providers=["CPUExecutionProvider"])
     tally: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    presence = Presence(args.landmarks) if args.landmarks else None
+    presence = Presence(args.landmarks, args.landmark_low) if args.landmarks else None
     flags: dict[str, list[float]] = collections.defaultdict(list)
     for case in bc.load_cases():
         if not case.faces and case.category != "trap":
@@ -180,13 +184,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             t[f"new {'true' if true else 'false'}"] += 1
             if yunet_scores:
                 t[f"confirmed {'true' if true else 'false'}"] += 1
+                flag = presence(image, box) if presence is not None else float("nan")
                 if presence is not None:
-                    flags[f"confirmed, {'true' if true else 'false'}"].append(presence(image, box))
+                    flags[f"confirmed, {'true' if true else 'false'}"].append(flag)
                 if args.features:
                     skin = yunet.skin_fraction(rgb, box.x, box.y, box.w, box.h)
                     print(
                         f"confirmed {'true ' if true else 'false'} {case.id:18} blaze {score:.2f}"
-                        f" yunet {max(yunet_scores):.2f} skin {skin:.2f} height {box.h}"
+                        f" yunet {max(yunet_scores):.2f} skin {skin:.2f} presence {flag:.3f} height {box.h}"
                     )
     keys = ("annotated", "missed", "new true", "new false", "confirmed true", "confirmed false")
     print("| category | " + " | ".join(keys) + " |")
