@@ -1,22 +1,29 @@
-"""Every format Pillow can write, in every mode it writes, through ``GET /th``: a thumbnail or a named 415.
+"""Every format Pillow can write, in every mode it writes, through every door: an answer or a named error.
 
 The corpus (``corpus.py``) holds the hostile files one by one; this is the
 breadth a user's bucket has: odd modes (CMYK, LAB, HSV, 16-bit, float,
 premultiplied) and formats the service does not serve (DDS, ICNS, JPEG 2000,
-PDF, ...), each of which must be a 200 with a decodable body when served, or
-415 ``UnsupportedImage`` -- never a 500.
+PDF, ...). Through ``GET /th`` each must be a 200 with a decodable body when
+served, else 415 ``UnsupportedImage``; through the Azure-compatible endpoint
+a 200 with a box inside the image, else a 400 ``InvalidImageFormat``; through
+the AnalyzeFunction an analysis sidecar, else a recorded permanent failure
+(an error sidecar with the 415). Never a 500, never an exception.
 """
 
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.hardening.conftest import body_image, error_of, shared_function
+from smartthumb.local_server import http_api_event
+from tests.conftest import FakeLambdaContext
+from tests.hardening.conftest import BUCKET, PREFIX, body_image, error_of, shared_function
 from tests.hardening.corpus import HARDENING_ENV
+from tests.hardening.test_hostile_uploads import ANALYSIS_BUCKET, ANALYZE, _azure_body, _put_event
 
 #: Formats /th serves (MPO is served as JPEG; AVIF and HEIF through their openers).
 SERVED = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "TIFF", "BMP", "AVIF", "HEIF")
@@ -25,6 +32,8 @@ MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK",
 MODES += ("I", "I;16", "F")
 SIZES = ((1, 1), (1, 300), (257, 129))
 QUERIES = ("w=64&h=64&p=0", "w=30&h=50&c=4", "h=40")
+#: Azure's own request limit (an ICNS file with every icon size is larger: InvalidImageSize before its format).
+AZURE_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def _image(mode: str, size: tuple[int, int]) -> Image.Image:
@@ -37,11 +46,15 @@ def _image(mode: str, size: tuple[int, int]) -> Image.Image:
     return rgb.convert(mode)
 
 
-def _files(fmt: str) -> list[tuple[str, bytes]]:
+def _files(fmt: str, sizes: tuple[tuple[int, int], ...] = SIZES) -> list[tuple[str, bytes]]:
     """(label, bytes) for every mode and size Pillow saves as ``fmt``."""
+    if fmt == "HEIF":
+        import pillow_heif  # dev dependency: the HEIF encoder (the layer's pi-heif only decodes)
+
+        pillow_heif.register_heif_opener()
     out = []
     for mode in MODES:
-        for size in SIZES:
+        for size in sizes:
             buf = io.BytesIO()
             try:
                 _image(mode, size).save(buf, fmt)
@@ -59,10 +72,6 @@ def fn():
 
 @pytest.mark.parametrize("fmt", SERVED + REFUSED)
 def test_every_mode_of_every_writable_format(fn, fmt: str) -> None:
-    if fmt == "HEIF":
-        import pillow_heif  # dev dependency: the HEIF encoder (the layer's pi-heif only decodes)
-
-        pillow_heif.register_heif_opener()
     files = _files(fmt)
     assert files, f"Pillow wrote no {fmt} file: the matrix would test nothing"
     for label, data in files:
@@ -77,3 +86,59 @@ def test_every_mode_of_every_writable_format(fn, fmt: str) -> None:
             else:
                 assert result["statusCode"] == 415, where
                 assert error_of(result)["code"] == "UnsupportedImage", where
+
+
+@pytest.fixture
+def analysis_env(s3, monkeypatch):
+    s3.create_bucket(Bucket=BUCKET)
+    s3.create_bucket(Bucket=ANALYSIS_BUCKET)
+    for name, value in {
+        **HARDENING_ENV,
+        "SOURCE_BUCKET": BUCKET,
+        "SOURCE_PREFIX": PREFIX,
+        "ANALYSIS_BUCKET": ANALYSIS_BUCKET,
+        "ANALYSIS_PREFIX": "analysis/",
+        "AZURE_MAX_BODY_BYTES": str(AZURE_MAX_BODY_BYTES),
+    }.items():
+        monkeypatch.setenv(name, value)
+    return s3
+
+
+def _one_size() -> list[tuple[str, str, bytes]]:
+    """(format, label, bytes): every writable mode of every format at 257x129 (the models run on each)."""
+    return [(fmt, label, data) for fmt in SERVED + REFUSED for label, data in _files(fmt, ((257, 129),))]
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_every_mode_of_every_writable_format_through_the_analysis_doors(analysis_env, function_loader) -> None:
+    thumbnail, analyze, ctx = function_loader("thumbnail"), function_loader("analyze"), FakeLambdaContext()
+    files = _one_size()
+    assert {fmt for fmt, _, _ in files} == set(SERVED + REFUSED)
+    for n, (fmt, label, data) in enumerate(files):
+        event = http_api_event("POST", ANALYZE + "&smartcrops-aspect-ratios=0.75,1.5", {}, data)
+        result = thumbnail.handler(event, ctx)
+        body = _azure_body(result)
+        where = (fmt, label, result["statusCode"], body)
+        if fmt in SERVED:
+            assert result["statusCode"] == 200, where
+            assert (body["metadata"]["width"], body["metadata"]["height"]) == (257, 129), where
+            for value in body["smartCropsResult"]["values"]:
+                box = value["boundingBox"]
+                assert box["w"] > 0 and box["h"] > 0 and box["x"] + box["w"] <= 257 and box["y"] + box["h"] <= 129
+        else:
+            assert result["statusCode"] == 400, where
+            inner = "InvalidImageSize" if len(data) > AZURE_MAX_BODY_BYTES else "InvalidImageFormat"
+            assert body["error"]["innererror"]["code"] == inner, where
+
+        key = f"{PREFIX}matrix-{fmt}-{label}".replace(";", "_")
+        etag = analysis_env.put_object(Bucket=BUCKET, Key=key, Body=data)["ETag"].strip('"')
+        outcome = analyze.handler(_put_event(key, etag, len(data), f"00{n:016X}"), ctx)["outcomes"]
+        doc = json.loads(analysis_env.get_object(Bucket=ANALYSIS_BUCKET, Key=f"analysis/{key}.json")["Body"].read())
+        if fmt in SERVED:
+            assert outcome == ["analysed"] and doc["status"] != "error", (fmt, label, outcome, doc.get("error"))
+        else:
+            assert outcome == ["failed-permanently"], (fmt, label, outcome)
+            too_big = len(data) > int(HARDENING_ENV["MAX_SOURCE_BYTES"])
+            assert doc["status"] == "error", (fmt, label, doc)
+            assert doc["error"]["status"] == (413 if too_big else 415), (fmt, label, doc["error"])
