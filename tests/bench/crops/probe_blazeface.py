@@ -28,7 +28,16 @@ in [-1, 1])::
     .venv/bin/python tests/bench/crops/probe_blazeface.py /tmp/blazeface/face_detection_short_range.onnx \\
         --landmarks /tmp/blazeface/face_landmark.tflite
 
-For every photo with annotated faces, and the false-face traps: BlazeFace
+``--crowd`` instead replays the one form that paid off, through the real
+analysis and the benchmark's scoring. In the crowd pass (three or more
+tiny faces: ``smartthumb.analysis.faces._crowd_pass``, patched here),
+YuNet's 3x candidates from ``--crowd-low`` up to ``CROWD_SCORE`` count when
+BlazeFace, run once on a square crop ``--crowd-k`` times the candidate's
+size around it, finds a face on the same spot (IoU >= 0.3)::
+
+    .venv/bin/python tests/bench/crops/probe_blazeface.py /tmp/blazeface/face_detection_short_range.onnx --crowd
+
+Otherwise, for every photo with annotated faces, and the false-face traps: BlazeFace
 over 128-px tiles (half-overlapping) of the photo upsampled ``--scale``
 times (its input is 128 x 128 and it is trained on faces that fill a good
 part of it, so small faces need the tiles), candidates at ``--threshold``,
@@ -147,6 +156,81 @@ class Presence:
         return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
 
 
+def crowd_replay(session: object, low: float, k: float, threshold: float) -> None:
+    """Faces and benchmark cases, the crowd pass as it is against BlazeFace-confirmed (module docstring)."""
+    import time
+
+    centres = anchors()
+    original = yunet._crowd_pass
+    spent = {"blaze_s": 0.0, "runs": 0}
+
+    def confirms(rgb: np.ndarray, row: np.ndarray) -> bool:
+        x, y, w, h = (float(v) for v in row[:4])
+        side = k * max(w, h)
+        x0, y0 = x + w / 2 - side / 2, y + h / 2 - side / 2
+        square = (round(x0), round(y0), round(x0 + side), round(y0 + side))
+        started = time.perf_counter()
+        found = blaze_tile(session, Image.fromarray(rgb).crop(square), threshold, centres)
+        spent["blaze_s"] += time.perf_counter() - started
+        spent["runs"] += 1
+        candidate = as_box(x, y, w, h)
+        return any(
+            bc.iou(as_box(x0 + bx * side, y0 + by * side, bw * side, bh * side), candidate) >= 0.3
+            for bx, by, bw, bh, _ in found
+        )
+
+    def patched(yunet_session: object, names: list[str], rgb: np.ndarray, score: float, first: list) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        margin = yunet.CROWD_MARGIN * max(height, width) / yunet.SIDE
+        x0 = max(0, int(min(f.x for f in first) - margin))
+        y0 = max(0, int(min(f.y for f in first) - margin))
+        x1 = min(width, int(max(f.x + f.w for f in first) + margin) + 1)
+        y1 = min(height, int(max(f.y + f.h for f in first) + margin) + 1)
+        floor = yunet.CONFIRM_SCORE if yunet.is_grayscale(rgb) else yunet.CROWD_SCORE
+        rows = yunet._upsampled_pass(yunet_session, names, rgb[y0:y1, x0:x1], low, yunet.TILE_SCALE_CROWD)
+        rows[:, [0, *range(5, 15, 2)]] += x0
+        rows[:, [1, *range(6, 15, 2)]] += y0
+        rows = yunet.nms(rows[rows[:, 3] * yunet.SIDE / max(height, width) < yunet.TINY_FACE], top_k=500)
+        kept = [r for r in rows if r[4] >= floor or confirms(rgb, r)]
+        return np.array(kept, dtype=np.float32).reshape(-1, rows.shape[1])
+
+    def run(case: bc.Case) -> tuple[list[Box], list[bool]]:
+        ratios = bc.ratios_for(case.size)
+        analysis = analyze_image(case.path.read_bytes(), list(ratios), Settings())
+        boxes = [b for _, b in analysis.crops]
+        return [f.box for f in analysis.faces], [
+            bc.score(case, r, b).success for r, b in zip(ratios, boxes, strict=True)
+        ]
+
+    print("| photo | faces found (true / false) | cases passed |\n|---|---|---|")
+    totals = collections.Counter()
+    for case in bc.load_cases():
+        if not case.faces:
+            continue
+        yunet._crowd_pass = original
+        before_faces, before = run(case)
+        yunet._crowd_pass = patched
+        after_faces, after = run(case)
+        yunet._crowd_pass = original
+        true = [
+            sum(any(bc.iou(a, f) >= bc.MATCH_IOU for f in found) for a in case.faces)
+            for found in (before_faces, after_faces)
+        ]
+        false = [
+            len(found) - sum(any(bc.iou(f, a) >= bc.MATCH_IOU for a in case.faces) for f in found)
+            for found in (before_faces, after_faces)
+        ]
+        totals.update(true_before=true[0], true_after=true[1], passed_before=sum(before), passed_after=sum(after))
+        if (true[0], false[0], before) != (true[1], false[1], after):
+            faces = f"{true[0]} / {false[0]} -> {true[1]} / {false[1]}"
+            print(f"| {case.id} | {faces} | {sum(before)} -> {sum(after)} of {len(before)} |")
+    print(
+        f"\nall photos with faces: true faces {totals['true_before']} -> {totals['true_after']},"
+        f" cases passed {totals['passed_before']} -> {totals['passed_after']};"
+        f" BlazeFace ran {spent['runs']} times, {spent['blaze_s'] * 1000:.0f} ms in all"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="BlazeFace short range as ONNX (see the module docstring)")
@@ -155,10 +239,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--features", action="store_true", help="print each confirmed face's scores and skin")
     parser.add_argument("--landmarks", type=Path, help="face_landmark.tflite: score faces by face presence")
     parser.add_argument("--landmark-low", type=float, default=0.0, help="its input range's low end: 0 or -1 (to 1)")
+    parser.add_argument("--crowd", action="store_true", help="replay BlazeFace as the crowd pass's confirmer")
+    parser.add_argument("--crowd-low", type=float, default=0.3, help="lowest YuNet crowd candidate it may confirm")
+    parser.add_argument("--crowd-k", type=float, default=4.0, help="crop side, in candidate sizes")
     args = parser.parse_args(argv)
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(args.model), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(args.model), options, providers=["CPUExecutionProvider"])
+    if args.crowd:
+        crowd_replay(session, args.crowd_low, args.crowd_k, args.threshold)
+        return 0
     tally: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     presence = Presence(args.landmarks, args.landmark_low) if args.landmarks else None
     flags: dict[str, list[float]] = collections.defaultdict(list)
