@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from smartthumb.analysis import faces
+from smartthumb.analysis import face_blaze, faces
 from tests.analysis.test_face_confirm import SKIN
 from tests.analysis.test_faces import empty_outputs, output_specs
 
@@ -37,11 +37,34 @@ class _Fake:
         return [out[n] for n in names]
 
 
-def _detect(monkeypatch, rgb: np.ndarray, faces_for) -> tuple[list[faces.RawFace], int]:
+class _Blaze:
+    """BlazeFace outputs: one face filling the middle quarter of the crop (where the candidate is), or none."""
+
+    def __init__(self, agrees: bool) -> None:
+        self.agrees, self.runs = agrees, 0
+
+    def run(self, names: None, feeds: dict) -> list[np.ndarray]:
+        assert feeds["input"].shape == (1, 3, 128, 128)
+        self.runs += 1
+        regressors = np.zeros((1, 896, 16), dtype=np.float32)
+        scores = np.full((1, 896, 1), -10.0, dtype=np.float32)
+        if self.agrees:
+            # Anchor 0 (centre 1/32, 1/32) moved to the middle, 32 px (a quarter of the input) square.
+            regressors[0, 0, :4] = [
+                (0.5 - face_blaze.ANCHORS[0, 0]) * 128,
+                (0.5 - face_blaze.ANCHORS[0, 1]) * 128,
+                32,
+                32,
+            ]
+            scores[0, 0, 0] = 5.0
+        return [regressors, scores]
+
+
+def _detect(monkeypatch, rgb: np.ndarray, faces_for, blaze: _Blaze | None = None) -> tuple[list[faces.RawFace], int]:
     from smartthumb.analysis import models
 
-    fake = _Fake(faces_for)
-    monkeypatch.setattr(models, "get_session", lambda model, side=None: fake)
+    fake, blaze = _Fake(faces_for), blaze or _Blaze(agrees=False)
+    monkeypatch.setattr(models, "get_session", lambda model, side=None: blaze if model is models.BLAZEFACE else fake)
     return faces.detect_faces(rgb), fake.runs
 
 
@@ -79,6 +102,35 @@ def test_the_crowd_pass_adds_tiny_faces_from_its_lower_score(monkeypatch) -> Non
     assert added == [(35, 35, 8), (150, 35, 8)]
     # Under CROWD_SCORE: nothing.
     found, _ = _detect(monkeypatch, _skin(), _first(3, (24, faces.CROWD_SCORE - 0.05)))
+    assert len(found) == 3
+
+
+def test_a_lower_crowd_candidate_counts_when_blazeface_agrees(monkeypatch) -> None:
+    # 0.5 is under CROWD_SCORE and over CROWD_CONFIRM_LOW: BlazeFace decides, asked once per candidate.
+    blaze = _Blaze(agrees=True)
+    found, _ = _detect(monkeypatch, _skin(), _first(3, (24, 0.5)), blaze)
+    assert len(found) == 3 + CROWD_PASS and blaze.runs == CROWD_PASS
+    blaze = _Blaze(agrees=False)
+    found, _ = _detect(monkeypatch, _skin(), _first(3, (24, 0.5)), blaze)
+    assert len(found) == 3 and blaze.runs == CROWD_PASS
+    # Under CROWD_CONFIRM_LOW it is not asked; at CROWD_SCORE and up it is not needed.
+    for score in (faces.CROWD_CONFIRM_LOW - 0.05, faces.CROWD_SCORE + 0.02):
+        blaze = _Blaze(agrees=True)
+        _detect(monkeypatch, _skin(), _first(3, (24, score)), blaze)
+        assert blaze.runs == 0, score
+
+
+def test_blazeface_agreeing_does_not_replace_the_skin_check(monkeypatch) -> None:
+    # In colour, a candidate under CONFIRM_SCORE still needs skin in its middle (confirmed()): none here.
+    blue = np.zeros((427, 640, 3), dtype=np.uint8)
+    blue[..., 2] = 200
+    found, _ = _detect(monkeypatch, blue, _first(3, (24, 0.5)), _Blaze(agrees=True))
+    assert len(found) == 3
+    # Grey has no chroma: the two detectors are the signals (without BlazeFace, 0.75 and up only).
+    gray = np.full((427, 640, 3), 128, dtype=np.uint8)
+    found, _ = _detect(monkeypatch, gray, _first(3, (24, 0.5)), _Blaze(agrees=True))
+    assert len(found) == 3 + CROWD_PASS
+    found, _ = _detect(monkeypatch, gray, _first(3, (24, 0.5)), _Blaze(agrees=False))
     assert len(found) == 3
 
 

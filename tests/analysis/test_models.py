@@ -19,7 +19,7 @@ REPO_MODELS = Path(__file__).resolve().parents[2] / "layers" / "imaging" / "mode
 
 
 def test_committed_files_match_the_recorded_sums() -> None:
-    for model in (models.YUNET, models.U2NETP):
+    for model in (models.YUNET, models.U2NETP, models.BLAZEFACE):
         assert hashlib.sha256((REPO_MODELS / model.filename).read_bytes()).hexdigest() == model.sha256
 
 
@@ -28,7 +28,7 @@ def test_extract_script_check_mode_agrees() -> None:
         [sys.executable, str(REPO_MODELS / "extract_models.py"), "--check"], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.count("OK") == 2
+    assert out.stdout.count("OK") == 3
 
 
 def test_lookup_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

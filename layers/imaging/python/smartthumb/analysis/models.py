@@ -1,4 +1,4 @@
-"""Finding, verifying and loading the two ONNX models, once per process.
+"""Finding, verifying and loading the ONNX models, once per process.
 
 Model files are looked up, in this order (first directory holding the file
 wins; see :func:`model_dirs`):
@@ -75,10 +75,18 @@ U2NETP = ModelFile(
     input_name="input.1",
     input_side=320,
 )
+#: BlazeFace short range, the crowd pass's second detector (:mod:`.face_blaze`); loaded on first use,
+#: not preloaded: only photos with a crowd of tiny faces run it.
+BLAZEFACE = ModelFile(
+    filename="blazeface_short_range.onnx",
+    sha256="2d83bf713a7bf67b1d8d65b3d4eb297a4f1029bce51cf0d9f7723046648f10a7",
+    input_name="input",
+    input_side=128,
+)
 
 #: Reported as Azure's ``modelVersion``: changes whenever a model or the
 #: post-processing changes the boxes.
-MODEL_VERSION = "smartthumb-yunet2023mar-u2netp-7"
+MODEL_VERSION = "smartthumb-yunet2023mar-u2netp-8"
 
 
 def configure(settings: Settings) -> None:
@@ -194,7 +202,7 @@ def get_session(model: ModelFile, side: int | None = None) -> Any:
 
 
 def preload(warm: bool = True, settings: Settings | None = None) -> float:
-    """Create both sessions now and, with ``warm``, run each once on zeros.
+    """Create the YuNet and U²-Net-p sessions now and, with ``warm``, run each once on zeros.
 
     Meant for a function's init phase (module import on Lambda): the first
     U²-Net-p run in a process grows the memory arena and costs 0.1-0.6 s more
