@@ -48,6 +48,15 @@ class Fn:
         return self.module.handler(event, self.context)
 
 
+def two_buckets(s3: Any, monkeypatch: pytest.MonkeyPatch, source: str, analysis: str, **env: str) -> None:
+    """A source and an analysis bucket in moto, named in the environment with ``env`` on top."""
+    s3.create_bucket(Bucket=source)
+    s3.create_bucket(Bucket=analysis)
+    settings = {"SOURCE_BUCKET": source, "ANALYSIS_BUCKET": analysis, "ANALYSIS_PREFIX": "analysis/", **env}
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+
+
 def body_image(result: Mapping[str, Any]) -> Image.Image:
     assert result["isBase64Encoded"] is True
     im = Image.open(io.BytesIO(base64.b64decode(result["body"])))

@@ -29,6 +29,7 @@ from smartthumb.local_server import http_api_event
 from tests.conftest import EVENTS, FakeLambdaContext
 from tests.handlers.smartcrop_fakes import FakeAnalyzer, with_analyzer, with_ingest_analyzer
 from tests.hardening import floods, genuine
+from tests.hardening.conftest import two_buckets
 from tests.hardening.test_capped_memory import ANALYZE_MB, THUMBNAIL_MB, run_capped
 
 MIB = 2**20
@@ -117,16 +118,7 @@ ANALYZE = "/computervision/imageanalysis:analyze?api-version=2023-10-01&features
 @pytest.fixture
 def tight(s3, monkeypatch) -> bytes:
     """Both buckets, and a budget a 1 Mpx progressive JPEG is over."""
-    s3.create_bucket(Bucket=BUCKET)
-    s3.create_bucket(Bucket=ANALYSIS)
-    for name, value in {
-        "SOURCE_BUCKET": BUCKET,
-        "SOURCE_PREFIX": PREFIX,
-        "ANALYSIS_BUCKET": ANALYSIS,
-        "ANALYSIS_PREFIX": "analysis/",
-        "MAX_DECODE_CPU_MS": "1",
-    }.items():
-        monkeypatch.setenv(name, value)
+    two_buckets(s3, monkeypatch, BUCKET, ANALYSIS, SOURCE_PREFIX=PREFIX, MAX_DECODE_CPU_MS="1")
     data = small_progressive()
     s3.put_object(Bucket=BUCKET, Key=PREFIX + "p.jpg", Body=data)
     return data

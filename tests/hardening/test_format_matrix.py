@@ -21,7 +21,7 @@ from PIL import Image
 
 from smartthumb.local_server import http_api_event
 from tests.conftest import FakeLambdaContext
-from tests.hardening.conftest import BUCKET, PREFIX, body_image, error_of, shared_function
+from tests.hardening.conftest import BUCKET, PREFIX, body_image, error_of, shared_function, two_buckets
 from tests.hardening.corpus import HARDENING_ENV
 from tests.hardening.test_hostile_uploads import ANALYSIS_BUCKET, ANALYZE, _azure_body, _put_event
 
@@ -90,17 +90,8 @@ def test_every_mode_of_every_writable_format(fn, fmt: str) -> None:
 
 @pytest.fixture
 def analysis_env(s3, monkeypatch):
-    s3.create_bucket(Bucket=BUCKET)
-    s3.create_bucket(Bucket=ANALYSIS_BUCKET)
-    for name, value in {
-        **HARDENING_ENV,
-        "SOURCE_BUCKET": BUCKET,
-        "SOURCE_PREFIX": PREFIX,
-        "ANALYSIS_BUCKET": ANALYSIS_BUCKET,
-        "ANALYSIS_PREFIX": "analysis/",
-        "AZURE_MAX_BODY_BYTES": str(AZURE_MAX_BODY_BYTES),
-    }.items():
-        monkeypatch.setenv(name, value)
+    env = {**HARDENING_ENV, "SOURCE_PREFIX": PREFIX, "AZURE_MAX_BODY_BYTES": str(AZURE_MAX_BODY_BYTES)}
+    two_buckets(s3, monkeypatch, BUCKET, ANALYSIS_BUCKET, **env)
     return s3
 
 
