@@ -10,7 +10,8 @@ face on the same spot. It runs once per such candidate, on a square crop
 :data:`CROP` times the candidate's size centred on it and scaled to its
 128 x 128 input. That framing is the one it is trained on, a face filling a
 quarter of the picture. It is not tiled over the picture: on the crop
-benchmark the tiled form cost 1.5 s per crowd photo for the same faces.
+benchmark the tiled form cost 1.5 s more CPU over the two crowd photos, for
+the same faces.
 It agrees when a BlazeFace face of score >= :data:`SCORE` lies at IoU >=
 :data:`AGREE_IOU` of the candidate's box. On the benchmark
 (``tests/bench/crops/probe_blazeface.py --crowd``, README round 7): the
