@@ -28,8 +28,9 @@ in [-1, 1])::
     .venv/bin/python tests/bench/crops/probe_blazeface.py /tmp/blazeface/face_detection_short_range.onnx \\
         --landmarks /tmp/blazeface/face_landmark.tflite
 
-``--crowd`` instead replays the one form that paid off, through the real
-analysis and the benchmark's scoring. In the crowd pass (three or more
+``--crowd`` instead replays the one form that paid off (now the service's,
+``smartthumb.analysis.face_blaze``), through the real analysis and the
+benchmark's scoring, against the crowd pass without it. In the crowd pass (three or more
 tiny faces: ``smartthumb.analysis.faces._crowd_pass``, patched here),
 YuNet's 3x candidates from ``--crowd-low`` up to ``CROWD_SCORE`` count when
 BlazeFace, run once on a square crop ``--crowd-k`` times the candidate's
@@ -157,7 +158,8 @@ class Presence:
 
 
 def crowd_replay(session: object, low: float, k: float, threshold: float) -> None:
-    """Faces and benchmark cases, the crowd pass as it is against BlazeFace-confirmed (module docstring)."""
+    """Faces and benchmark cases: the crowd pass without BlazeFace (``CROWD_CONFIRM_LOW`` raised past every
+    score) against this form of it, with ``low``, ``k`` and ``threshold`` (at the defaults, the service's form)."""
     import time
 
     centres = anchors()
@@ -207,8 +209,9 @@ def crowd_replay(session: object, low: float, k: float, threshold: float) -> Non
     for case in bc.load_cases():
         if not case.faces:
             continue
-        yunet._crowd_pass = original
+        confirm_low, yunet.CROWD_CONFIRM_LOW = yunet.CROWD_CONFIRM_LOW, 1.0
         before_faces, before = run(case)
+        yunet.CROWD_CONFIRM_LOW = confirm_low
         yunet._crowd_pass = patched
         after_faces, after = run(case)
         yunet._crowd_pass = original
