@@ -1,5 +1,9 @@
 """Face detection with YuNet (2023mar) on onnxruntime.
 
+Size: the three passes (640, upsampled tiles, the crowd's 3x) share one
+decoding, one NMS and one confirmation rule, and each pass's thresholds are
+set against the others'; apart, each would reach into the others' internals.
+
 Pre-processing: the RGB analysis image is scaled so its long side is 640
 (kept ratio), converted to BGR float32 0..255 (OpenCV's ``FaceDetectorYN``
 feeds the network raw BGR pixels, no mean or scale) and letterboxed into the
