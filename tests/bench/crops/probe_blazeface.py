@@ -30,11 +30,13 @@ in [-1, 1])::
 
 ``--crowd`` instead replays the one form that paid off (now the service's,
 ``smartthumb.analysis.face_blaze``), through the real analysis and the
-benchmark's scoring, against the crowd pass without it. In the crowd pass (three or more
-tiny faces: ``smartthumb.analysis.faces._crowd_pass``, patched here),
+benchmark's scoring, against the crowd pass without it. In the crowd pass
+(three or more tiny faces: ``smartthumb.analysis.faces._crowd_pass``),
 YuNet's 3x candidates from ``--crowd-low`` up to ``CROWD_SCORE`` count when
 BlazeFace, run once on a square crop ``--crowd-k`` times the candidate's
-size around it, finds a face on the same spot (IoU >= 0.3)::
+size around it, finds a face of ``--threshold`` on the same spot (IoU >=
+0.3); the three set the service's constants, and the service's own model
+file runs (the positional model is the tiled modes')::
 
     .venv/bin/python tests/bench/crops/probe_blazeface.py /tmp/blazeface/face_detection_short_range.onnx --crowd
 
@@ -67,39 +69,21 @@ sys.path.insert(0, str(HERE.parents[2] / "layers" / "imaging" / "python"))
 
 import bench_crops as bc  # noqa: E402
 
+from smartthumb.analysis import face_blaze, models  # noqa: E402
 from smartthumb.analysis import faces as yunet  # noqa: E402
-from smartthumb.analysis import models  # noqa: E402
 from smartthumb.analysis.analyzer import analyze_image  # noqa: E402
 from smartthumb.config import Settings  # noqa: E402
 from smartthumb.geometry import Box  # noqa: E402
 
-SIDE = 128
+SIDE = face_blaze.SIDE
 CONFIRM_YUNET = 0.3
 
 
-def anchors() -> np.ndarray:
-    """BlazeFace short range's 896 anchor centres (strides 8 and 16; 2 and 6 anchors a cell)."""
-    out = []
-    for stride, per_cell in ((8, 2), (16, 6)):
-        cells = SIDE // stride
-        for y in range(cells):
-            for x in range(cells):
-                out += [((x + 0.5) / cells, (y + 0.5) / cells)] * per_cell
-    return np.array(out)
-
-
-def blaze_tile(session: object, tile: Image.Image, threshold: float, centres: np.ndarray) -> list[tuple[float, ...]]:
-    """(x, y, w, h, score) in the tile's unit square."""
-    blob = (np.asarray(tile.resize((SIDE, SIDE)), dtype=np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
+def blaze_tile(session: object, tile: Image.Image, threshold: float) -> list[tuple[float, ...]]:
+    """(x, y, w, h, score) in the tile's unit square: the service's pre-processing and decoding."""
+    blob = face_blaze.preprocess(np.asarray(tile.resize((SIDE, SIDE), Image.Resampling.BILINEAR)))
     regressors, scores = session.run(None, {"input": blob})  # type: ignore[attr-defined]
-    score = 1.0 / (1.0 + np.exp(-np.clip(scores[0, :, 0], -50, 50)))
-    out = []
-    for i in np.nonzero(score >= threshold)[0]:
-        cx = regressors[0, i, 0] / SIDE + centres[i, 0]
-        cy = regressors[0, i, 1] / SIDE + centres[i, 1]
-        w, h = regressors[0, i, 2] / SIDE, regressors[0, i, 3] / SIDE
-        out.append((cx - w / 2, cy - h / 2, w, h, float(score[i])))
-    return out
+    return [tuple(float(v) for v in row) for row in face_blaze.decode(regressors, scores, threshold)]
 
 
 def as_box(x: float, y: float, w: float, h: float) -> Box:
@@ -109,10 +93,10 @@ def as_box(x: float, y: float, w: float, h: float) -> Box:
 def blaze_faces(session: object, image: Image.Image, scale: float, threshold: float) -> list[tuple[float, Box]]:
     """(score, box) of BlazeFace faces on half-overlapping tiles of ``image`` upsampled ``scale`` times, after NMS."""
     big = image.resize((round(image.width * scale), round(image.height * scale)))
-    centres, step, found = anchors(), SIDE // 2, []
+    step, found = SIDE // 2, []
     for y0 in range(0, max(big.height - SIDE, 0) + step, step):
         for x0 in range(0, max(big.width - SIDE, 0) + step, step):
-            for x, y, w, h, s in blaze_tile(session, big.crop((x0, y0, x0 + SIDE, y0 + SIDE)), threshold, centres):
+            for x, y, w, h, s in blaze_tile(session, big.crop((x0, y0, x0 + SIDE, y0 + SIDE)), threshold):
                 box = as_box((x0 + x * SIDE) / scale, (y0 + y * SIDE) / scale, w * SIDE / scale, h * SIDE / scale)
                 found.append((s, box))
     kept: list[tuple[float, Box]] = []
@@ -157,44 +141,22 @@ class Presence:
         return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
 
 
-def crowd_replay(session: object, low: float, k: float, threshold: float) -> None:
+def crowd_replay(low: float, k: float, threshold: float) -> None:
     """Faces and benchmark cases: the crowd pass without BlazeFace (``CROWD_CONFIRM_LOW`` raised past every
-    score) against this form of it, with ``low``, ``k`` and ``threshold`` (at the defaults, the service's form)."""
+    score) against the service's form with ``low``, ``k`` and ``threshold`` set (``CROWD_CONFIRM_LOW``,
+    ``face_blaze.CROP``, ``face_blaze.SCORE``; the defaults are the service's). The service's model file runs."""
     import time
 
-    centres = anchors()
-    original = yunet._crowd_pass
     spent = {"blaze_s": 0.0, "runs": 0}
+    agrees = face_blaze.agrees
 
-    def confirms(rgb: np.ndarray, row: np.ndarray) -> bool:
-        x, y, w, h = (float(v) for v in row[:4])
-        side = k * max(w, h)
-        x0, y0 = x + w / 2 - side / 2, y + h / 2 - side / 2
-        square = (round(x0), round(y0), round(x0 + side), round(y0 + side))
+    def timed(*args: object, **kwargs: object) -> bool:
         started = time.perf_counter()
-        found = blaze_tile(session, Image.fromarray(rgb).crop(square), threshold, centres)
-        spent["blaze_s"] += time.perf_counter() - started
-        spent["runs"] += 1
-        candidate = as_box(x, y, w, h)
-        return any(
-            bc.iou(as_box(x0 + bx * side, y0 + by * side, bw * side, bh * side), candidate) >= 0.3
-            for bx, by, bw, bh, _ in found
-        )
-
-    def patched(yunet_session: object, names: list[str], rgb: np.ndarray, score: float, first: list) -> np.ndarray:
-        height, width = rgb.shape[:2]
-        margin = yunet.CROWD_MARGIN * max(height, width) / yunet.SIDE
-        x0 = max(0, int(min(f.x for f in first) - margin))
-        y0 = max(0, int(min(f.y for f in first) - margin))
-        x1 = min(width, int(max(f.x + f.w for f in first) + margin) + 1)
-        y1 = min(height, int(max(f.y + f.h for f in first) + margin) + 1)
-        floor = yunet.CONFIRM_SCORE if yunet.is_grayscale(rgb) else yunet.CROWD_SCORE
-        rows = yunet._upsampled_pass(yunet_session, names, rgb[y0:y1, x0:x1], low, yunet.TILE_SCALE_CROWD)
-        rows[:, [0, *range(5, 15, 2)]] += x0
-        rows[:, [1, *range(6, 15, 2)]] += y0
-        rows = yunet.nms(rows[rows[:, 3] * yunet.SIDE / max(height, width) < yunet.TINY_FACE], top_k=500)
-        kept = [r for r in rows if r[4] >= floor or confirms(rgb, r)]
-        return np.array(kept, dtype=np.float32).reshape(-1, rows.shape[1])
+        try:
+            return agrees(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            spent["blaze_s"] += time.perf_counter() - started
+            spent["runs"] += 1
 
     def run(case: bc.Case) -> tuple[list[Box], list[bool]]:
         ratios = bc.ratios_for(case.size)
@@ -209,12 +171,14 @@ def crowd_replay(session: object, low: float, k: float, threshold: float) -> Non
     for case in bc.load_cases():
         if not case.faces:
             continue
-        confirm_low, yunet.CROWD_CONFIRM_LOW = yunet.CROWD_CONFIRM_LOW, 1.0
-        before_faces, before = run(case)
-        yunet.CROWD_CONFIRM_LOW = confirm_low
-        yunet._crowd_pass = patched
-        after_faces, after = run(case)
-        yunet._crowd_pass = original
+        saved = yunet.CROWD_CONFIRM_LOW, face_blaze.CROP, face_blaze.SCORE, face_blaze.agrees
+        try:
+            yunet.CROWD_CONFIRM_LOW = 1.0
+            before_faces, before = run(case)
+            yunet.CROWD_CONFIRM_LOW, face_blaze.CROP, face_blaze.SCORE, face_blaze.agrees = low, k, threshold, timed
+            after_faces, after = run(case)
+        finally:
+            yunet.CROWD_CONFIRM_LOW, face_blaze.CROP, face_blaze.SCORE, face_blaze.agrees = saved
         true = [
             sum(any(bc.iou(a, f) >= bc.MATCH_IOU for f in found) for a in case.faces)
             for found in (before_faces, after_faces)
@@ -252,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(str(args.model), options, providers=["CPUExecutionProvider"])
     if args.crowd:
-        crowd_replay(session, args.crowd_low, args.crowd_k, args.threshold)
+        crowd_replay(args.crowd_low, args.crowd_k, args.threshold)
         return 0
     tally: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     presence = Presence(args.landmarks, args.landmark_low) if args.landmarks else None

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from smartthumb.analysis import models
+from smartthumb.analysis.face_closeup import iou
 
 SIDE = models.BLAZEFACE.input_side
 #: The crop's side, in candidate sizes (the longer side of its box).
@@ -71,14 +72,6 @@ def preprocess(crop: np.ndarray) -> np.ndarray:
     return (crop.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
 
 
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(iw, 0.0) * max(ih, 0.0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def agrees(rgb: np.ndarray, box: tuple[float, float, float, float], session: object | None = None) -> bool:
     """Whether BlazeFace finds a face on ``box`` (``x, y, w, h`` in ``rgb``'s pixels; module docstring)."""
     from PIL import Image
@@ -95,8 +88,8 @@ def agrees(rgb: np.ndarray, box: tuple[float, float, float, float], session: obj
     except Exception as exc:
         raise models.ModelUnavailable("face detection failed") from exc
     scale_x, scale_y = (square[2] - square[0]), (square[3] - square[1])
-    for fx, fy, fw, fh, _ in decode(regressors, scores):
+    for fx, fy, fw, fh, _ in decode(regressors, scores, SCORE):
         found = (square[0] + fx * scale_x, square[1] + fy * scale_y, fw * scale_x, fh * scale_y)
-        if _iou(found, box) >= AGREE_IOU:
+        if iou(found, box) >= AGREE_IOU:
             return True
     return False
