@@ -5,7 +5,7 @@
 
 Each class is generated (nothing read from disk): a *flat* frame (one
 colour or a gradient: the least coded data, so the per-Mpx floor of the
-decode) at 25 and 50 Mpx, and a *textured* 16 Mpx frame (upsampled noise
+decode) at 25 and 50 Mpx (WebP also 100), and a *textured* 16 Mpx frame (upsampled noise
 plus grain: what each MiB of coded data adds). Each goes through the
 ThumbnailFunction's ``/th?w=100`` door in ``capped_child`` at 4,096 MB with
 the CPU budget off, so the whole call's CPU (``getrusage``) and resident
@@ -78,6 +78,12 @@ CLASSES: dict[str, Callable[[], bytes]] = {
     ),
     "webp lossless alpha flat 50 Mpx": lambda: image_bytes(
         Image.new("RGBA", (F50, F50), (1, 2, 3, 100)), "WEBP", lossless=True, method=0
+    ),
+    "webp lossy flat 100 Mpx": lambda: image_bytes(flat(10_000), "WEBP", quality=80, method=0),
+    "webp lossless flat 100 Mpx": lambda: flat_lossless_webp(10_000, 10_000),
+    "webp lossy alpha flat 100 Mpx": lambda: image_bytes(flat(10_000, True), "WEBP", quality=80, method=0),
+    "webp lossless alpha flat 100 Mpx": lambda: image_bytes(
+        Image.new("RGBA", (10_000, 10_000), (1, 2, 3, 100)), "WEBP", lossless=True, method=0
     ),
     "webp lossy textured 16 Mpx": lambda: image_bytes(textured(), "WEBP", quality=90, method=0),
     "webp lossless textured 16 Mpx": lambda: image_bytes(textured(), "WEBP", lossless=True, method=0),

@@ -118,9 +118,8 @@ JPEG_BASELINE_MS_PER_MIB = 12.0
 #: match byte by byte), measured 3.1 (libspng strips), 3.5 (Pillow, 16-bit) and 4.1 (interlaced).
 PNG_MS_PER_ROW_MB = {"strips": 3.3, "whole": 3.7, "interlaced": 4.5}
 #: (ms per Mpx, ms per MiB of file), the whole ``/th`` call measured (``tests/hardening/measure_other_cpu.py``),
-#: rounded up ~15 %: per Mpx the flat frames' worst (up to 67 Mpx; WebP at 25 and 50 Mpx: at 100 Mpx, past
-#: every function's memory budget for WebP, it measured 1.4-2.7x more per Mpx), per MiB what a textured
-#: 16 Mpx frame adds over that.
+#: rounded up ~15 %: per Mpx the flat frames' worst (up to 67 Mpx; WebP at 25, 50 and 100 Mpx, linear on a
+#: quiet machine), per MiB what a textured 16 Mpx frame adds over that.
 OTHER_MS: dict[str, tuple[float, float]] = {
     "GIF": (11.0, 12.0),  # flat 100 Mpx re-measured 629-982 ms, 25 Mpx 156-264
     "TIFF": (14.0, 10.0),
