@@ -218,3 +218,25 @@ def test_images_without_xmp_or_without_regions_have_none() -> None:
         BLANK.save(buf, fmt)
         assert list(find_packets(buf.getvalue())) == []
         assert read_embedded_regions(buf.getvalue(), SIZE) == ()
+
+
+@pytest.mark.parametrize("dims", [("1e-300", "1e300"), ("5e-324", "300"), ("1e300", "1e-300"), ("0.5", "0.5")])
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_applied_to_dimensions_no_image_has_are_ignored(dims: tuple[str, str], orientation: int) -> None:
+    """A side under a pixel (a ratio that underflows to 0 once made it raise a math domain error
+    in every analysis door): the areas are taken in the stored frame, as without dimensions."""
+    stored = Size(400, 300)
+    data = jpeg_with_xmp(BLANK, mwg_xmp([FACE], dims), orientation=orientation)  # type: ignore[arg-type]
+    assert read_embedded_regions(data, stored, orientation) == read_embedded_regions(
+        jpeg_with_xmp(BLANK, mwg_xmp([FACE]), orientation=orientation), stored, orientation
+    )
+
+
+@given(
+    st.tuples(st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True)),
+    st.integers(1, 8),
+)
+def test_any_applied_to_dimensions_never_raise(dims: tuple[float, float], orientation: int) -> None:
+    data = jpeg_with_xmp(BLANK, mwg_xmp([FACE, Mwg(200, 150, 40, 30, unit="pixel")], dims), orientation=orientation)
+    for region in read_embedded_regions(data, SIZE, orientation):
+        assert region.box.w > 0 and region.box.h > 0

@@ -239,6 +239,11 @@ def _mwg_regions(root: Element, stored: Size, orientation: int) -> Iterator[Embe
                 yield EmbeddedRegion(box, kind, "mwg", _text(item, MWG_RS, "Name"))
 
 
+#: ``stDim:w``/``h`` outside these bounds are ignored (the stored frame is assumed).
+MIN_APPLIED_SIDE = 1.0
+MAX_APPLIED_SIDE = 1e6
+
+
 def _mwg_frame(regions: Element, stored: Size, orientation: int) -> tuple[Size, bool, tuple[float, float]]:
     """The frame the areas are in (see the module's orientation rule), whether
     it is the oriented one, and for pixel units the factors from applied-to
@@ -248,7 +253,11 @@ def _mwg_frame(regions: Element, stored: Size, orientation: int) -> tuple[Size, 
     w = h = None
     if isinstance(dims, Element):
         w, h = _number(dims, ST_DIM, "w"), _number(dims, ST_DIM, "h")
-    if not w or not h or w <= 0 or h <= 0:
+    if w is None or h is None or not (MIN_APPLIED_SIDE <= w <= MAX_APPLIED_SIDE) or not (
+        MIN_APPLIED_SIDE <= h <= MAX_APPLIED_SIDE
+    ):
+        # Absent, or no pixel size a real image has (a side under one pixel, or a
+        # ratio that underflows the logarithm below): the areas are the stored frame's.
         return stored, False, (1.0, 1.0)
     oriented = False
     if target != stored:  # the sides swap: do the dimensions say which frame?
