@@ -208,9 +208,21 @@ def test_other_urls_are_refused_without_fetching(thumbnail_fn, lambda_context, f
     assert opened == [] and fake.calls == []
 
 
-def test_malformed_json_body(thumbnail_fn, lambda_context):
-    result = post(thumbnail_fn, lambda_context, f"{ANALYZE}?{QUERY}", b"{not json", "application/json")
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b'{"url": ' + b"1" * 4400 + b"}",  # json refuses integers over 4300 digits with a plain ValueError
+        b'{"url": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+        json.dumps({"url": f"s3://[{SOURCE}/{PREFIX}chelsea.jpg"}).encode(),  # urlsplit: "Invalid IPv6 URL"
+        json.dumps({"url": f"s3://{SOURCE}]/{PREFIX}chelsea.jpg"}).encode(),
+    ],
+    ids=["syntax", "long-integer", "deep-nesting", "open-bracket-host", "close-bracket-host"],
+)
+def test_malformed_json_body(thumbnail_fn, lambda_context, body):
+    result = post(thumbnail_fn, lambda_context, f"{ANALYZE}?{QUERY}", body, "application/json")
     assert result["statusCode"] == 400
+    assert body_of(result)["error"]["innererror"]["code"] == "InvalidImageUrl"
 
 
 def test_subscription_key_is_checked_when_configured(s3, monkeypatch, function_loader, fake, lambda_context):

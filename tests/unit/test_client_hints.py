@@ -119,6 +119,13 @@ def test_apply_adds_the_hinted_dpr_or_width() -> None:
     assert params == {"id": "a", "w": "768"}
 
 
+def test_a_width_that_is_not_ascii_digits_is_left_to_the_parser() -> None:
+    """ "²" passes str.isdigit() but not int(): the hint is skipped and the query's own parse gives the 400."""
+    for w in ("²", "①", "٣"):
+        params, _ = apply({"id": "a", "w": w}, "2", None, max_dimension=4096, max_dpr=4)
+        assert params == {"id": "a", "w": w}
+
+
 def test_a_hint_never_exceeds_the_limits() -> None:
     """Over MAX_DIMENSION or MAX_DPR the next smaller step that fits (else none): never a 400."""
     params, _ = apply({"id": "a", "w": "1500"}, "3", None, max_dimension=4096, max_dpr=4)

@@ -46,6 +46,7 @@ def test_a_region_and_a_clear_parse() -> None:
         b'{"region": [1, 2, 3, 4]}',
         b'{"region": "1,2,3,4"}',
         json.dumps({"region": None, "pad": "x" * MAX_BODY_BYTES}).encode(),
+        pytest.param(b'{"region": ' + b"[" * 2000 + b"]" * 2000 + b"}", id="deep-nesting"),  # past json's recursion
     ],
 )
 def test_malformed_bodies_are_a_named_400(body: bytes | None) -> None:
@@ -57,7 +58,7 @@ def test_malformed_bodies_are_a_named_400(body: bytes | None) -> None:
 
 def test_the_cli_argument() -> None:
     assert parse_region_arg("10, 20,30,40") == Box(10, 20, 30, 40)
-    for bad in ("10,20,30", "a,b,c,d", "1.5,2,3,4", "", "1,2,3,4,5"):
+    for bad in ("10,20,30", "a,b,c,d", "1.5,2,3,4", "", "1,2,3,4,5", "²,0,10,10", "1,①,10,10"):
         with pytest.raises(InvalidParameter):
             parse_region_arg(bad)
 

@@ -101,7 +101,8 @@ def normalise(names: Mapping[str, str], dpr_header: str | None, width_header: st
 
 
 def _int_or_none(raw: str | None) -> int | None:
-    return int(raw) if raw is not None and raw.isdigit() else None
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses (the 400 comes later, from parsing).
+    return int(raw) if raw is not None and raw.isascii() and raw.isdigit() else None
 
 
 def apply(

@@ -67,7 +67,7 @@ def parse_region_body(body: bytes | str | None) -> Box | None:
         raise _region_error(f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
         doc = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
         raise _region_error("the body is not valid JSON") from exc
     if not isinstance(doc, dict) or set(doc) != {"region"}:
         raise _region_error('the body must be an object with exactly one key, "region"')
@@ -91,7 +91,8 @@ def parse_region_body(body: bytes | str | None) -> Box | None:
 def parse_region_arg(text: str) -> Box:
     """``x,y,w,h`` (the ``smartthumb focus`` argument). Raises :class:`InvalidParameter`."""
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts):
+    # ASCII digits only: str.isdigit() is also true of "²" and "①", which int() refuses.
+    if len(parts) != 4 or not all(p.lstrip("-").isascii() and p.lstrip("-").isdigit() for p in parts):
         raise _region_error("the region must be four whole numbers: x,y,w,h")
     return Box(*(int(p) for p in parts))
 

@@ -118,7 +118,7 @@ def parse_s3_record(record: Mapping[str, Any]) -> ObjectEvent:
         bucket=bucket,
         key=key,
         etag=str(obj["eTag"]).strip('"') if obj.get("eTag") else None,
-        size=int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None,
+        size=int(size) if isinstance(size, (int, str)) and str(size).isascii() and str(size).isdigit() else None,
         sequencer=str(obj["sequencer"]) if obj.get("sequencer") else None,
         version_id=obj.get("versionId") or None,
     )

@@ -121,8 +121,11 @@ def source_id_for_url(url: Any, settings: Settings) -> str:
     bucket = settings.source_bucket
     if not isinstance(url, str) or not bucket or len(url) > 4096:
         raise refused
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+    except ValueError as exc:  # an unbalanced "[" or "]" in the host: "Invalid IPv6 URL"
+        raise refused from exc
     path = unquote(parts.path)
     key: str | None = None
     if parts.scheme == "s3" and host == bucket.lower():
@@ -174,7 +177,8 @@ def image_input(body: str | None, is_base64: bool, content_type: str | None, set
     if kind == JSON or kind.endswith("+json"):
         try:
             doc = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: deep nesting
+        # ValueError: json's cap on integer digits (4300), which is not a JSONDecodeError; RecursionError: deep nesting
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise invalid("InvalidImageUrl", 'The JSON body must be {"url": "..."}.') from exc
         url = doc.get("url") if isinstance(doc, dict) else None
         return ImageInput(image_id=source_id_for_url(url, settings))
