@@ -253,8 +253,11 @@ def _mwg_frame(regions: Element, stored: Size, orientation: int) -> tuple[Size, 
     w = h = None
     if isinstance(dims, Element):
         w, h = _number(dims, ST_DIM, "w"), _number(dims, ST_DIM, "h")
-    if w is None or h is None or not (MIN_APPLIED_SIDE <= w <= MAX_APPLIED_SIDE) or not (
-        MIN_APPLIED_SIDE <= h <= MAX_APPLIED_SIDE
+    if (
+        w is None
+        or h is None
+        or not (MIN_APPLIED_SIDE <= w <= MAX_APPLIED_SIDE)
+        or not (MIN_APPLIED_SIDE <= h <= MAX_APPLIED_SIDE)
     ):
         # Absent, or no pixel size a real image has (a side under one pixel, or a
         # ratio that underflows the logarithm below): the areas are the stored frame's.
