@@ -91,3 +91,21 @@ def test_the_etag_follows_the_settings_that_keep_an_animation(make_th) -> None:
         th.put("anim", data)
         tags.append(th.get("/th?id=anim&w=40&h=40&c=4")["headers"]["ETag"])
     assert tags[0] != tags[1]
+
+
+@pytest.mark.parametrize("source", ["GIF", "WEBP"])
+def test_output_frames_over_the_function_memory_give_the_first_frame(make_th, source: str) -> None:
+    """12 frames of 16x16 padded to 4096x4096 would hold 805 MB of RGBA frames, over the 576 MB a
+    1,024 MB function decodes in: the first frame, padded, and the header says why; at 400x400 the
+    same animation stays animated."""
+    th: Th = make_th()
+    th.put("tiny", animation_bytes(source, size=(16, 16)))
+    result = th.get("/th?id=tiny&w=4096&h=4096", accept="image/webp")
+    assert result["statusCode"] == 200
+    assert result["headers"]["X-Smartthumb-Animation"] == "first-frame; every output frame over the function's memory"
+    img = image_of(result)
+    assert img.size == (4096, 4096) and getattr(img, "n_frames", 1) == 1
+    assert near(img.convert("RGB").getpixel((2048, 2048)), frame_colour(0))
+    kept = th.get("/th?id=tiny&w=400&h=400", accept="image/webp")
+    assert kept["headers"]["X-Smartthumb-Animation"] == "kept"
+    assert getattr(image_of(kept), "n_frames", 1) == FRAMES

@@ -35,7 +35,12 @@ PREFIX = "src/"
 ANALYZE = (
     "/computervision/imageanalysis:analyze?api-version=2023-10-01&features=smartCrops&smartcrops-aspect-ratios=1.0"
 )
-QUERIES = {"th": "/th?id={id}&w=100", "c7": "/th?id={id}&w=100&h=100&c=7", "analysis": "/analysis?id={id}"}
+QUERIES = {
+    "th": "/th?id={id}&w=100",
+    "padded": "/th?id={id}&w=4096&h=4096",  # a small source padded to the largest canvas
+    "c7": "/th?id={id}&w=100&h=100&c=7",
+    "analysis": "/analysis?id={id}",
+}
 
 
 def _status_kb(field: str) -> int:

@@ -5,10 +5,14 @@ count before any frame is decoded; the rendering (:func:`render_animation`)
 is the Pillow edge. Over the budget the caller renders the first frame, as
 for a still image, and says so in ``X-Smartthumb-Animation``.
 
-Why two bounds: ``MAX_ANIMATION_FRAMES`` caps the frame count, and
+Why these bounds: ``MAX_ANIMATION_FRAMES`` caps the frame count, and
 ``MAX_ANIMATION_PIXELS`` caps frames x source pixels, because Pillow
 composites every frame at the full canvas size before it is cropped, so the
 decode cost (time and the working set of two full frames) grows with both.
+And every *output* frame is held until the encoder takes them all, so
+frames x output pixels x :data:`HELD_BYTES_PER_PIXEL` must fit the
+function's decode memory: a 1 KB, 16x16, 20-frame GIF asked at
+``w=4096&h=4096`` is padded to 20 frames of 16.8 Mpx (1.3 GB) otherwise.
 
 Every frame is cropped by the plan's one box (the same region in every
 frame, so the output does not wobble), resized and padded like a still.
@@ -31,6 +35,10 @@ KEPT = "kept"
 FIRST_FRAME_FRAMES = "first-frame; frames over MAX_ANIMATION_FRAMES"
 FIRST_FRAME_PIXELS = "first-frame; frames x pixels over MAX_ANIMATION_PIXELS"
 FIRST_FRAME_CPU = "first-frame; decoding every frame over MAX_DECODE_CPU_MS"
+FIRST_FRAME_MEMORY = "first-frame; every output frame over the function's memory"
+
+#: Bytes each output pixel of each frame holds until the encoder has them all (RGBA).
+HELD_BYTES_PER_PIXEL = 4
 
 #: Same filter choice as stills, at the one speed that suits many frames:
 #: reduce by an integer factor first, then a short bicubic.
@@ -47,13 +55,18 @@ class AnimationBudget:
     max_pixels: int = 200_000_000
     #: The decode CPU budget (``MAX_DECODE_CPU_MS``; 0: off), against decoding every frame.
     max_cpu_ms: int = 0
+    #: The function's decode memory in bytes (``structure.decode_budget``; 0: off), against the output frames held.
+    max_held_bytes: int = 0
 
 
-def keep_animated(frames: int, source: Size, budget: AnimationBudget, cpu_ms: int = 0) -> str | None:
+def keep_animated(
+    frames: int, source: Size, budget: AnimationBudget, cpu_ms: int = 0, output: Size | None = None
+) -> str | None:
     """``KEPT`` when an animation of ``frames`` frames at ``source`` may stay animated, else why not.
 
     ``cpu_ms`` is the estimate of decoding every frame (``structure.animation_cpu_ms``): 50 frames of
-    2000x2000, under the pixel limit, cost 1.3 s (WebP) to 2.3 s (GIF) of CPU. ``None`` for a still image.
+    2000x2000, under the pixel limit, cost 1.3 s (WebP) to 2.3 s (GIF) of CPU. ``output`` is the
+    thumbnail's canvas (every frame is held at that size). ``None`` for a still image.
     """
     if frames <= 1:
         return None
@@ -63,6 +76,9 @@ def keep_animated(frames: int, source: Size, budget: AnimationBudget, cpu_ms: in
         return FIRST_FRAME_PIXELS
     if budget.max_cpu_ms > 0 and cpu_ms > budget.max_cpu_ms:
         return FIRST_FRAME_CPU
+    if budget.max_held_bytes > 0 and output is not None:
+        if frames * output.area * HELD_BYTES_PER_PIXEL > budget.max_held_bytes:
+            return FIRST_FRAME_MEMORY
     return KEPT
 
 

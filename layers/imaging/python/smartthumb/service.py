@@ -64,8 +64,10 @@ def _output_parts(settings: Settings, source_etag: str, request: ThumbRequest, a
         request.cache_key(),
         ",".join(modern),
         str(settings.default_quality),
-        # What keeps an animation animated: its frames, frames x pixels and every frame's decode CPU.
-        f"{settings.max_animation_frames}x{settings.max_animation_pixels}x{settings.max_decode_cpu_ms}",
+        # What keeps an animation animated: its frames, frames x pixels, every frame's decode CPU
+        # and the memory the output frames are held in.
+        f"{settings.max_animation_frames}x{settings.max_animation_pixels}x{settings.max_decode_cpu_ms}"
+        f"x{structure.decode_budget(settings)}",
     ]
 
 
@@ -156,7 +158,10 @@ class ThumbnailService:
         self.regions = regions or NoRegionProvider()
         self.store = store
         self.animation_budget = animation.AnimationBudget(
-            settings.max_animation_frames, settings.max_animation_pixels, settings.max_decode_cpu_ms
+            settings.max_animation_frames,
+            settings.max_animation_pixels,
+            settings.max_decode_cpu_ms,
+            structure.decode_budget(settings),
         )
 
     def _head(self, image_id: str) -> SourceVersion | None:
@@ -237,7 +242,11 @@ class ThumbnailService:
         if opened.format in render.ANIMATED_FORMATS:
             facts, size_bytes = opened.facts, len(source.data)
             every_frame_ms = structure.animation_cpu_ms(facts, opened.frames, size_bytes) if facts else 0
-            verdict = animation.keep_animated(opened.frames, opened.size, self.animation_budget, every_frame_ms)
+            # The canvas does not depend on where the crop goes, so no region is needed for it.
+            canvas = plan_thumbnail(opened.size, request.width, request.height, request.crop, request.pad).canvas
+            verdict = animation.keep_animated(
+                opened.frames, opened.size, self.animation_budget, every_frame_ms, output=canvas
+            )
         animated = verdict == animation.KEPT and (force_format or "GIF").upper() in render.ANIMATED_FORMATS
         fmt = (
             force_format.upper()
