@@ -76,9 +76,9 @@ def keep_animated(
         return FIRST_FRAME_PIXELS
     if budget.max_cpu_ms > 0 and cpu_ms > budget.max_cpu_ms:
         return FIRST_FRAME_CPU
-    if budget.max_held_bytes > 0 and output is not None:
-        if frames * output.area * HELD_BYTES_PER_PIXEL > budget.max_held_bytes:
-            return FIRST_FRAME_MEMORY
+    held = frames * output.area * HELD_BYTES_PER_PIXEL if output is not None else 0
+    if budget.max_held_bytes > 0 and held > budget.max_held_bytes:
+        return FIRST_FRAME_MEMORY
     return KEPT
 
 
