@@ -137,6 +137,41 @@ def flat_lossless_webp(width: int = 10_000, height: int = 10_000) -> bytes:
     return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
 
 
+def tiff_huge_tile(tile: int = 16_384, side: int = 64) -> bytes:
+    """A ``side`` x ``side`` RGB TIFF whose one deflate tile is declared ``tile`` x ``tile`` (valid:
+    a tile may reach past the image). libtiff inflates and buffers the whole tile: at 16384 (780 KB
+    of file) /th peaked at 886 MB and 2.4 s of CPU while the page's 4,096 pixels passed every budget."""
+    deflate = zlib.compressobj(9)
+    row = bytes(tile * 3)
+    data = b"".join(deflate.compress(row) for _ in range(tile)) + deflate.flush()
+    if tile < side:
+        raise ValueError("one tile only: tile must be at least side")
+    entries = [  # (tag, type, count, value); type 3 SHORT, 4 LONG
+        (256, 4, 1, side),
+        (257, 4, 1, side),
+        (258, 3, 3, 0),  # BitsPerSample 8,8,8 at an offset, filled below
+        (259, 3, 1, 8),  # deflate
+        (262, 3, 1, 2),  # RGB
+        (277, 3, 1, 3),
+        (284, 3, 1, 1),
+        (322, 4, 1, tile),
+        (323, 4, 1, tile),
+        (324, 4, 1, 0),  # TileOffsets, filled below
+        (325, 4, 1, len(data)),
+    ]
+    bits_at = 8 + 2 + 12 * len(entries) + 4
+    data_at = bits_at + 6
+    out = bytearray(b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", len(entries)))
+    for tag, kind, count, value in entries:
+        value = {258: bits_at, 324: data_at}.get(tag, value)
+        if kind == 3 and count == 1:  # an inline SHORT, padded to the 4-byte value field
+            out += struct.pack("<HHIHH", tag, kind, count, value, 0)
+        else:
+            out += struct.pack("<HHII", tag, kind, count, value)
+    out += struct.pack("<I", 0) + struct.pack("<HHH", 8, 8, 8) + data
+    return bytes(out)
+
+
 @dataclass(frozen=True)
 class Flood:
     """One class of the issue: its bytes and the 413 it must get."""
@@ -160,6 +195,7 @@ def findings() -> list[Flood]:
         Flood("rgba16-100mpx.png", png16_at_limit()),
         Flood("rle8-100mpx.bmp", rle8_bmp()),
         Flood("flat-100mpx.webp", flat_lossless_webp()),
+        Flood("huge-tile.tiff", tiff_huge_tile()),
     ]
 
 

@@ -22,7 +22,7 @@ from smartthumb.errors import SourceTooLarge
 from smartthumb.structure import budget, webp
 from tests.conftest import image_bytes
 from tests.formats.sources import avif_bytes, heic_bytes
-from tests.hardening.floods import flat_lossless_webp
+from tests.hardening.floods import flat_lossless_webp, tiff_huge_tile
 
 
 def _webp(im: Image.Image, **params: object) -> bytes:
@@ -139,3 +139,21 @@ def test_gif_and_tiff_are_estimated(fmt: str, params: dict) -> None:
     assert need_ms >= 6 * budget.OTHER_MS[fmt][0]  # 6 Mpx at the format's rate, plus its bytes
     with pytest.raises(SourceTooLarge, match="MAX_DECODE_CPU_MS"):
         render.open_image(data, Settings(max_decode_cpu_ms=need_ms - 1))
+
+
+def test_a_tiff_tile_past_the_page_is_budgeted_by_the_tile() -> None:
+    """A 64x64 page with one 4096x4096 tile: libtiff decodes the tile whole (16.8 Mpx), so the
+    budgets count 16.8 Mpx, not the page's 4,096 pixels (the hostile-input finding had 16384)."""
+    data = tiff_huge_tile(4096, 64)
+    facts = structure.scan(data, 100)
+    assert (facts.pixels, facts.decoded_pixels) == (64 * 64, 4096 * 4096)
+    assert budget.decode_cpu_ms(facts, len(data)) >= 16 * budget.OTHER_MS["TIFF"][0]
+    assert budget.decode_bytes(facts) == int(4096 * 4096 * budget.BYTES_PER_PIXEL["TIFF"])
+    with pytest.raises(SourceTooLarge, match="MAX_DECODE_CPU_MS"):
+        render.open_image(data, Settings(max_decode_cpu_ms=100))
+    with pytest.raises(SourceTooLarge, match="MB"):  # 134 MB of tile against 100 MB of room
+        render.open_image(data, Settings(function_memory_mb=548, memory_reserve_mb=448, max_decode_cpu_ms=0))
+    # A tile the size of the page is the page.
+    tight = tiff_huge_tile(64, 64)
+    assert structure.scan(tight, 100).decoded_pixels == 64 * 64
+    assert render.open_image(tight, Settings()).size.width == 64

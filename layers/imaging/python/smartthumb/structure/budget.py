@@ -93,7 +93,7 @@ def decode_bytes(facts: Facts, scale: int = 1) -> int:
     if facts.format == "PNG" and _png_strips(facts):
         return STRIP_BYTES
     per_pixel = BYTES_PER_PIXEL.get(facts.format)
-    return 0 if per_pixel is None else int(facts.pixels * per_pixel)
+    return 0 if per_pixel is None else int(facts.decoded_pixels * per_pixel)
 
 
 def budget_bytes(function_memory_mb: int, reserve_mb: int) -> int:
@@ -162,7 +162,7 @@ def animation_cpu_ms(facts: Facts, frames: int, size_bytes: int) -> int:
 def _other_ms(facts: Facts, frames: int, size_bytes: int) -> int:
     """:data:`OTHER_MS`'s model for ``frames`` frames of ``facts`` in a file of ``size_bytes``; 0 when not modelled."""
     per = OTHER_MS.get(_kind(facts))
-    return 0 if per is None else int(frames * facts.pixels / 1e6 * per[0] + size_bytes / MB * per[1])
+    return 0 if per is None else int(frames * facts.decoded_pixels / 1e6 * per[0] + size_bytes / MB * per[1])
 
 
 def _kind(facts: Facts) -> str:

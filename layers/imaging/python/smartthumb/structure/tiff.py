@@ -4,7 +4,10 @@
 one's tags, roughly O(n²): a 1.3 MB file of 32 k minimal IFDs took 9-12 s.
 The walk here follows the next-IFD offsets, stops one past the frame limit
 or the entry limit, and treats a loop or an offset outside the file as the
-end (Pillow refuses those itself). Classic TIFF and BigTIFF.
+end (Pillow refuses those itself). Classic TIFF and BigTIFF. The first page's
+tile size is read too: libtiff decodes whole tiles, so a tiny page with one
+huge declared tile (440 KB of deflate for a 12288x12288 tile of a 64x64
+image) is budgeted by the tiles' area, not the page's.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from smartthumb.structure.facts import MAX_TIFF_ENTRIES, Facts, too_many
 
 _WIDTH, _LENGTH, _BITS, _SAMPLES = 256, 257, 258, 277
+_TILE_WIDTH, _TILE_LENGTH = 322, 323
 
 
 def scan(data: bytes, frame_limit: int) -> Facts:
@@ -48,8 +52,9 @@ def scan(data: bytes, frame_limit: int) -> Facts:
 
 
 def _first_ifd(facts: Facts, data: bytes, table: int, count: int, entry_size: int, order: str, big: bool) -> None:
-    """Size, bits and samples of the first page, from inline SHORT/LONG values."""
+    """Size, bits, samples and tiling of the first page, from inline SHORT/LONG values."""
     value_at = 12 if big else 8
+    tile = [0, 0]
     for k in range(min(count, 4096)):
         at = table + k * entry_size
         if at + entry_size > len(data):
@@ -66,3 +71,9 @@ def _first_ifd(facts: Facts, data: bytes, table: int, count: int, entry_size: in
             facts.bits = value if width == 2 and value <= 64 else 8
         elif tag == _SAMPLES:
             facts.channels = value
+        elif tag in (_TILE_WIDTH, _TILE_LENGTH):
+            tile[tag - _TILE_WIDTH] = value
+    tw, tl = tile
+    if tw > 0 and tl > 0 and facts.width > 0 and facts.height > 0:
+        # Whole tiles are decoded: the image rounded up to them (budgeted as Facts.decoded_pixels).
+        facts.tiled_pixels = -(-facts.width // tw) * tw * (-(-facts.height // tl) * tl)
