@@ -56,6 +56,29 @@ def test_an_id_prefix_never_covers_another_id() -> None:
     assert not source_prefix("renders/", "a.jpg/b.png").startswith(source_prefix("renders/", "a.jpg"))
 
 
+def test_a_long_id_is_one_short_folder_named_by_its_hash() -> None:
+    """Percent-encoded, a 260-byte id with slashes is one 300-byte folder name: over a file system's
+    255-byte limit, and a 1,024-byte id can triple past S3's key limit. Such ids are named by hash."""
+    long_id = "/".join(["d" * 40] * 6) + "/noise.png"
+    prefix = source_prefix("renders/", long_id)
+    folder = prefix.removeprefix("renders/").removesuffix("/")
+    assert folder.startswith("#") and len(folder) == 65 and "/" not in folder
+    assert prefix == source_prefix("renders/", long_id)  # stable
+    assert prefix != source_prefix("renders/", long_id + "x")
+    assert len(render_key("renders/", "é" * 1024, ETAG_A)) < 200
+    # A short id keeps its readable name; no encoded id starts with the hash's "#".
+    assert source_prefix("renders/", "#" + "a" * 64) == "renders/%23" + "a" * 64 + "/"
+
+
+def test_renders_of_a_long_id_are_stored_and_deleted_by_source(store: RenderStore) -> None:
+    long_id = "/".join(["d" * 40] * 6) + "/noise.png"
+    key = render_key(store.prefix, long_id, ETAG_A)
+    assert store.put(key, PNG, "image/png", "public, max-age=60")
+    got = store.get(key)
+    assert got is not None and got.body == PNG
+    assert store.delete_renders(long_id) == 1 and store.get(key) is None
+
+
 def test_put_get_and_delete_by_source(store: RenderStore) -> None:
     a1 = render_key(store.prefix, "a.jpg", ETAG_A)
     a2 = render_key(store.prefix, "a.jpg", ETAG_B)

@@ -42,6 +42,8 @@ is logged and the response goes out anyway.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import logging
 import os
@@ -80,9 +82,24 @@ class StoredRender:
     meta: Mapping[str, str] = field(default_factory=dict)
 
 
+#: Longest percent-encoded id kept as its own folder name; a longer one is named by its hash.
+MAX_QUOTED_ID = 200
+
+
 def source_prefix(prefix: str, image_id: str) -> str:
-    """The key prefix under which every render of ``image_id`` lies."""
-    return f"{prefix}{quote(image_id, safe='')}/"
+    """The key prefix under which every render of ``image_id`` lies.
+
+    The id, percent-encoded (so ``/`` cannot nest one id under another), is
+    one folder name: past :data:`MAX_QUOTED_ID` bytes it would pass a file
+    system's 255-byte name limit, or with the digest S3's 1,024-byte key
+    limit (a 1,024-byte id can triple when encoded), and every large output
+    of such an id was a 503. Those ids are named ``#`` and their SHA-256
+    instead: ``quote`` always escapes ``#``, so no encoded id looks like one.
+    """
+    quoted = quote(image_id, safe="")
+    if len(quoted) > MAX_QUOTED_ID:
+        quoted = "#" + hashlib.sha256(image_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{prefix}{quoted}/"
 
 
 def render_key(prefix: str, image_id: str, digest: str) -> str:
