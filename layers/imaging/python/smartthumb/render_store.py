@@ -43,7 +43,6 @@ is logged and the response goes out anyway.
 from __future__ import annotations
 
 import hashlib
-
 import json
 import logging
 import os
