@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 
@@ -126,3 +127,16 @@ def test_cli_draw(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     edge = drawn[face.y, face.x + 5 : face.right - 5]
     assert np.mean(np.all(edge == (0, 255, 0), axis=-1)) > 0.8
     assert result["smartCropsResult"]["values"][0]["aspectRatio"] == 1.5
+
+
+@pytest.mark.model
+def test_draw_a_sliver_of_an_image(tmp_path: Path) -> None:
+    """Crop boxes a pixel or two wide (a 2x3000 image, several ratios): the inset outlines used to
+    turn inside out and ImageDraw raised; each box is drawn within its own pixels."""
+    from smartthumb.analysis import draw
+    from tests.conftest import image_bytes
+
+    data = image_bytes(Image.new("RGB", (2, 3000), (40, 90, 160)), "PNG")
+    analysis = analyze_image(data, [0.75, 1.0, 1.5, 1.8], Settings())
+    drawn = Image.open(io.BytesIO(draw.render(data, analysis)))
+    assert drawn.size == (2, 3000)

@@ -93,6 +93,15 @@ def test_render_command_format_as_the_server_would(tmp_path):
     assert img.format == "PNG" and img.mode == "RGBA" and img.size == (50, 40)
 
 
+def test_render_command_gif_output_of_a_still_is_a_named_error(tmp_path):
+    """.gif is written for an animation kept animated; for a still it was a traceback."""
+    proc = run_cli("render", str(SAMPLES / "chelsea.jpg"), "w=50", "-o", str(tmp_path / "x.gif"))
+    assert proc.returncode == 1, proc.stderr
+    err = json.loads(proc.stderr)["error"]
+    assert err["code"] == "InvalidParameter" and "GIF" in err["message"] and err["param"] == "output"
+    assert not (tmp_path / "x.gif").exists()
+
+
 def test_render_command_errors_like_the_api(tmp_path):
     proc = run_cli("render", str(SAMPLES / "chelsea.jpg"), "w=0", "-o", str(tmp_path / "x.jpg"))
     assert proc.returncode == 1

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from smartthumb import focus_cli, signing_cli
 from smartthumb.config import ConfigError, Settings
-from smartthumb.errors import ThumbError
+from smartthumb.errors import InvalidParameter, ThumbError
 
 EXTENSION_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".avif": "AVIF", ".gif": "GIF"}
 
@@ -108,7 +108,16 @@ def cmd_render(args: argparse.Namespace) -> int:
         # The same cache as the server's c=7, without a store: a one-off file leaves no sidecar.
         cache = build_analysis_cache(settings, store=NullSidecarStore())
         service = ThumbnailService(settings, source, cache)
-        result = service.thumbnail(request, accepted=accepted_formats(args.accept), force_format=fmt)
+        try:
+            result = service.thumbnail(request, accepted=accepted_formats(args.accept), force_format=fmt)
+        except ValueError as exc:
+            if fmt != "GIF":
+                raise
+            # GIF is written for animations kept animated only (as /th does); a still has no GIF encoder.
+            raise InvalidParameter(
+                "GIF output is only for an animated source that stays animated; write .png, .webp or .jpg",
+                param="output",
+            ) from exc
     except ThumbError as exc:
         print(json.dumps(exc.to_body()), file=sys.stderr)
         return 1

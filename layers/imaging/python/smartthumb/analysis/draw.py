@@ -46,7 +46,8 @@ def render(data: bytes, analysis: Analysis) -> bytes:
 
     for i, (ratio, b) in enumerate(analysis.crops):
         colour = PALETTE[i % len(PALETTE)]
-        inset = i * line  # boxes sharing an edge stay visible
+        # Boxes sharing an edge stay visible; a box a few pixels thin (a 1x65535 image) keeps an outline.
+        inset = min(i * line, (b.w - 1) // 2, (b.h - 1) // 2)
         draw.rectangle(
             (b.x + inset, b.y + inset, b.right - 1 - inset, b.bottom - 1 - inset), outline=colour, width=line
         )
