@@ -295,6 +295,8 @@ def test_get_analysis_waits_no_longer_than_lambda_allows(thumbnail_fn, lambda_co
         ("/analysis?id=nope.jpg", 404, "NotFound"),
         ("/analysis", 400, "InvalidRequest"),
         ("/analysis?id=../x", 400, "InvalidRequest"),
+        ("/analysis?id=chelsea.jpg&id=astronaut.jpg", 400, "InvalidRequest"),  # joined, it was a 404
+        ("/analysis?id=chelsea.jpg&ID=x", 400, "InvalidRequest"),
         ("/analysis?id=notes.jpg", 400, "InvalidRequest"),
     ],
 )

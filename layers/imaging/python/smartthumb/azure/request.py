@@ -99,7 +99,11 @@ def analyze_ratios(raw_query: str) -> list[float]:
 
 
 def analysis_id(raw_query: str) -> str:
-    """The image id of a ``GET /analysis`` query, validated as ``/th`` validates it."""
+    """The image id of a ``GET /analysis`` query, validated as ``/th`` validates it (and, as
+    there, given once: Azure's comma-joining of repeated names would name another image)."""
+    ids = [v for k, v in parse_qsl(raw_query, keep_blank_values=True) if k.strip().lower() == "id"]
+    if len(ids) > 1:
+        raise invalid("BadArgument", "'id' must be given once")
     try:
         return validate_id(lower_query(raw_query).get("id"))
     except InvalidParameter as exc:
