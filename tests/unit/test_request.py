@@ -121,3 +121,10 @@ def test_parser_only_raises_invalid_parameter(params):
     for side in (req.width, req.height):
         assert side is None or 1 <= side <= S.max_dimension
     assert req.quality is None or 1 <= req.quality <= 100
+
+
+def test_a_parameter_with_an_empty_name_is_named_in_the_error() -> None:
+    """``/th?=&id=a.jpg``: the 400's JSON says which parameter, as for every other (it left ``param`` out)."""
+    with pytest.raises(InvalidParameter) as info:
+        parse_th(parse_query_string("=&id=a.jpg"), Settings())
+    assert info.value.to_body()["error"]["param"] == ""

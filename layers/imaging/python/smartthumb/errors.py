@@ -27,7 +27,7 @@ class ThumbError(Exception):
 
     def to_body(self) -> dict[str, dict[str, str]]:
         body = {"code": self.code, "message": self.message}
-        if self.param:
+        if self.param is not None:  # "" too: a parameter with an empty name is still named
             body["param"] = self.param
         return {"error": body}
 
