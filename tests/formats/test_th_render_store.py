@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import os
+import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import quote_plus, unquote
@@ -180,6 +181,13 @@ def test_local_server_delivers_an_output_over_6_mb_whole(tmp_path: Path) -> None
         assert response.status == 200
         assert "/renders/" in response.url
         body = response.read()
+        head = urllib.request.Request(response.url, method="HEAD")
+        with urllib.request.urlopen(head, timeout=60) as answer:  # the stored render's headers, no body
+            assert answer.status == 200 and answer.headers["Content-Type"] == "image/png" and answer.read() == b""
+        patch = urllib.request.Request(f"{base}/th?id=noise.png&w=10", method="PATCH")
+        with pytest.raises(urllib.error.HTTPError) as refused:  # the app's JSON, not http.server's 501 page
+            urllib.request.urlopen(patch, timeout=60)
+        assert 400 <= refused.value.code < 500 and refused.value.headers["Content-Type"].startswith("application/json")
     assert len(body) > SIX_MB
     img = Image.open(io.BytesIO(body))
     assert img.format == "PNG" and img.size == (1800, 1200)

@@ -69,7 +69,7 @@ def register_render_route(app: APIGatewayHttpResolver, store: LocalFolderRenderS
     redirect for an oversized thumbnail points. On AWS, CloudFront serves that path from the bucket."""
     pattern = "/" + re.escape(store.prefix) + ".+"
 
-    @app.get(pattern)
+    @app.route(pattern, method=["GET", "HEAD"])  # HEAD: the same headers (the local server sends no body)
     def stored_render() -> Response:
         key = unquote(app.current_event.path.removeprefix("/"))
         stored = store.get(key)

@@ -175,7 +175,8 @@ def make_handler_class(invoke: Invoke) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD" and status != 304:
                 self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+        # Every method reaches the app, which answers the ones it has no route for with its JSON 404/405.
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = _dispatch
 
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)
