@@ -538,3 +538,15 @@ def test_real_analysis_on_upload(env, function_loader, lambda_context):
         assert box.inside(size) and box.contains(Box(*face))
     auto = doc["azureAutomatic"]["smartCropsResult"]["values"]
     assert len(auto) == 1 and 0.5 <= auto[0]["aspectRatio"] <= 2.0
+
+
+@pytest.mark.parametrize("raw", ["ZZZZ", "0055AED6DCD90281E5-", "g" * 5, "A" * 65, True, 3.5, {"x": 1}, [], " "])
+def test_a_sequencer_s3_never_sends_is_not_kept(raw) -> None:
+    """Non-hex or over-long: dropped, so it cannot be stored and outrank every real sequencer later."""
+    from smartthumb.ingest import parse_s3_record
+
+    record = {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "a.jpg"}}}
+    record["s3"]["object"]["sequencer"] = raw
+    assert parse_s3_record(record).sequencer is None
+    record["s3"]["object"]["sequencer"] = "0055AED6DCD90281E5"
+    assert parse_s3_record(record).sequencer == "0055AED6DCD90281E5"

@@ -119,7 +119,7 @@ def parse_s3_record(record: Mapping[str, Any]) -> ObjectEvent:
         key=key,
         etag=str(obj["eTag"]).strip('"') if obj.get("eTag") else None,
         size=int(size) if isinstance(size, (int, str)) and str(size).isascii() and str(size).isdigit() else None,
-        sequencer=str(obj["sequencer"]) if obj.get("sequencer") else None,
+        sequencer=_sequencer(obj.get("sequencer")),
         version_id=obj.get("versionId") or None,
     )
 
@@ -135,6 +135,20 @@ class Outcome(StrEnum):
     SUPERSEDED = "superseded"
     IGNORED = "ignored"
     MISSING = "missing"
+
+
+#: S3's sequencers are hexadecimal (16-20 digits seen); anything else is dropped, not stored.
+MAX_SEQUENCER = 64
+
+
+def _sequencer(raw: object) -> str | None:
+    """A record's sequencer, or None when it is not one S3 sends. Stored, a non-hex value
+    ("ZZZZ") would compare above every real one and make each later event stale; an event
+    without one is ordered by the object itself, as a backfill is (``ordering.decide_write``)."""
+    text = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
+    if not text or len(text) > MAX_SEQUENCER or any(c not in "0123456789abcdefABCDEF" for c in text):
+        return None
+    return text
 
 
 _FROM_DECISION = {
