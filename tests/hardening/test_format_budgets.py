@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import random
+import struct
 
 import pytest
 from PIL import Image, WebPImagePlugin
 
-from smartthumb import render, structure
+from smartthumb import av1_header, heif_header, render, structure
 from smartthumb.config import Settings
 from smartthumb.errors import SourceTooLarge
 from smartthumb.structure import budget, webp
@@ -157,3 +159,42 @@ def test_a_tiff_tile_past_the_page_is_budgeted_by_the_tile() -> None:
     tight = tiff_huge_tile(64, 64)
     assert structure.scan(tight, 100).decoded_pixels == 64 * 64
     assert render.open_image(tight, Settings()).size.width == 64
+
+
+def _avif_with_ispe(size: tuple[int, int], claimed: tuple[int, int]) -> bytes:
+    """An AVIF coded at ``size`` whose ``ispe`` box is patched to say ``claimed``."""
+    data = bytearray(avif_bytes(Image.new("RGB", size, (10, 120, 200))))
+    at = data.find(b"ispe")
+    struct.pack_into(">II", data, at + 8, *claimed)
+    return bytes(data)
+
+
+def test_an_avif_whose_ispe_understates_its_frame_is_budgeted_by_the_av1_header() -> None:
+    """The finding: coded at 12000x12000 (144 Mpx), ``ispe`` patched to 64x64, 2 KB. libavif decodes
+    the coded frame (a 923 MB peak for c=7), so the sequence header's size counts, here at 3000x2000."""
+    data = _avif_with_ispe((3000, 2000), (64, 64))
+    facts = structure.scan(data, 100)
+    assert (facts.width, facts.height, facts.decoded_pixels) == (64, 64, 3000 * 2000)
+    with pytest.raises(SourceTooLarge, match="pixels"):
+        render.open_image(data, Settings(max_source_pixels=5_000_000))
+    with pytest.raises(SourceTooLarge, match="MB"):  # 60 MB of frame against 40 MB of room
+        render.open_image(data, Settings(function_memory_mb=488, memory_reserve_mb=448, max_decode_cpu_ms=0))
+    honest = avif_bytes(Image.new("RGB", (3000, 2000), (10, 120, 200)))
+    assert structure.scan(honest, 100).decoded_pixels == 3000 * 2000
+
+
+@pytest.mark.parametrize("size", [(1, 1), (640, 360), (333, 517), (4097, 33)])
+def test_the_av1_sequence_header_gives_the_coded_size(size: tuple[int, int]) -> None:
+    data = avif_bytes(Image.new("RGB", size, (200, 30, 90)))
+    header = heif_header.scan(data, 10**12)
+    assert header.coded_pixels == size[0] * size[1] == header.width * header.height
+
+
+def test_bytes_that_are_not_av1_give_no_size() -> None:
+    rng = random.Random(7)
+    assert av1_header.obus_size(b"\x00\x00\x00\x06Exif\x00\x00MM") is None  # an Exif item
+    assert av1_header.obus_size(b"<x:xmpmeta/>") is None
+    for _ in range(2000):  # never raises, whatever the bytes
+        blob = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 64)))
+        av1_header.obus_size(blob)
+        av1_header.sequence_header_size(blob)

@@ -13,7 +13,11 @@ This module reads only the structure, bounded:
   ~200), not millions;
 * the primary item's ``ispe`` (image spatial extent) gives the pixel size, so
   the pixel and memory limits are checked before decoding; ``irot`` says
-  whether width and height swap.
+  whether width and height swap;
+* for AVIF, the AV1 sequence headers (``av1C``'s configOBUs, and the start
+  of each item's data through ``iloc``) give the size libavif will really
+  decode (:mod:`smartthumb.av1_header`); the largest counts too, as an
+  ``ispe`` can understate it.
 
 The ``ftyp`` brands decide the decoder: :func:`sniff` answers ``"HEIF"``,
 ``"AVIF"`` or None, so each file goes to exactly one plugin.
@@ -24,6 +28,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from smartthumb import av1_header
 from smartthumb.errors import SourceTooLarge, UnsupportedImage
 
 HEIF = "HEIF"
@@ -50,6 +55,8 @@ class HeifHeader:
     items: int
     #: Largest image extent of any item (a hidden huge item still costs the parser).
     largest_pixels: int
+    #: AVIF: the largest frame its AV1 sequence headers declare (0: none found).
+    coded_pixels: int = 0
 
 
 def _brands(data: bytes) -> tuple[bytes, set[bytes]] | None:
@@ -83,6 +90,9 @@ class _Walk:
         self.primary: int | None = None
         self.properties: list[tuple[bytes, tuple[int, ...]]] = []  # ipco children in order (1-based in ipma)
         self.associations: dict[int, list[int]] = {}
+        # Each item's first extent (iloc): construction method (0 the file, 1 the idat box), offset, length.
+        self.extents: list[tuple[int, int, int]] = []
+        self.idat: tuple[int, int] | None = None  # the idat box's payload [start, end)
 
     def walk(self, start: int, end: int, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -116,6 +126,10 @@ class _Walk:
                 self.iinf(body, box_end)
             elif kind == b"ipma":
                 self.ipma(body, box_end)
+            elif kind == b"iloc":
+                self.iloc(body, box_end)
+            elif kind == b"idat":
+                self.idat = (body, box_end)
             pos = box_end
 
     def _need(self, pos: int, n: int, end: int) -> None:
@@ -153,8 +167,45 @@ class _Walk:
             elif kind == b"irot":
                 self._need(pos + 8, 1, pos + size)
                 values = (self.data[pos + 8] & 3,)
+            elif kind == b"av1C":  # 4 bytes of fields, then the optional configOBUs
+                declared = av1_header.obus_size(self.data[pos + 12 : pos + size])
+                values = declared or ()
             self.properties.append((kind, values))
             pos += size
+
+    def iloc(self, pos: int, end: int) -> None:
+        """Each item's first extent in the file or the idat box (construction methods 0 and 1)."""
+        self._need(pos, 6, end)
+        version = self.data[pos]
+        sizes = self.data[pos + 4], self.data[pos + 5]
+        offset_size, length_size, base_size = sizes[0] >> 4, sizes[0] & 15, sizes[1] >> 4
+        index_size = sizes[1] & 15 if version in (1, 2) else 0
+        pos += 6
+        id_size = 4 if version == 2 else 2
+        self._need(pos, id_size, end)
+        count = int.from_bytes(self.data[pos : pos + id_size], "big")
+        pos += id_size
+        if count > MAX_ITEMS:
+            raise UnsupportedImage(f"the HEIF/AVIF file has more than {MAX_ITEMS} items")
+
+        def number(n: int) -> int:
+            nonlocal pos
+            self._need(pos, n, end)
+            value = int.from_bytes(self.data[pos : pos + n], "big")
+            pos += n
+            return value
+
+        for _ in range(count):
+            number(id_size)
+            method = number(2) & 15 if version in (1, 2) else 0
+            number(2)  # data_reference_index
+            base = number(base_size)
+            extents = number(2)
+            for k in range(extents):
+                number(index_size)
+                offset, length = number(offset_size), number(length_size)
+                if k == 0 and method in (0, 1):
+                    self.extents.append((method, base + offset, length))
 
     def ipma(self, pos: int, end: int) -> None:
         self._need(pos, 8, end)
@@ -189,6 +240,7 @@ def scan(data: bytes, max_pixels: int) -> HeifHeader:
     w = _Walk(data)
     w.walk(0, len(data), 0)
     extents = [values for name, values in w.properties if name == b"ispe"]
+    coded = _av1_declared(data, w) if kind == AVIF else 0
     if not extents:
         raise UnsupportedImage("the HEIF/AVIF file has no image extent (ispe)")
     largest = max(a * b for a, b in extents)
@@ -204,8 +256,25 @@ def scan(data: bytes, max_pixels: int) -> HeifHeader:
                     rotation = values[0]
     if not width or not height:
         raise UnsupportedImage("the HEIF/AVIF primary image has no extent")
-    if max(width * height, largest) > max_pixels:
+    if max(width * height, largest, coded) > max_pixels:
         raise SourceTooLarge(f"the source has more than {max_pixels} pixels")
     if rotation in (1, 3):
         width, height = height, width
-    return HeifHeader(kind, width, height, w.items, largest)
+    return HeifHeader(kind, width, height, w.items, largest, coded)
+
+
+def _av1_declared(data: bytes, w: _Walk) -> int:
+    """The largest frame (pixels) any AV1 sequence header of the file declares: in an ``av1C``
+    property's configOBUs, or at the start of an item's data, in the file or in the ``idat`` box
+    (where libavif finds it when the configOBUs, which are optional, are left out; libavif
+    itself writes none). 0 when none is found."""
+    sizes = [values for name, values in w.properties if name == b"av1C" and values]
+    for method, offset, length in w.extents:
+        start, end = (0, len(data)) if method == 0 else (w.idat or (0, 0))
+        offset += start
+        if start <= offset < end:
+            payload = data[offset : min(offset + (length or end), end, offset + av1_header.SEARCH_BYTES)]
+            declared = av1_header.obus_size(payload)
+            if declared is not None:
+                sizes.append(declared)
+    return max((a * b for a, b in sizes), default=0)

@@ -54,7 +54,7 @@ def scan(data: bytes, frame_limit: int) -> Facts:
             header = heif_header.scan(data, max_pixels=2**62)  # the pixel limit is the opener's
         except ThumbError:
             return Facts()  # malformed: the HEIF opener refuses it with its own 4xx
-        return Facts(format=kind, width=header.width, height=header.height)
+        return Facts(format=kind, width=header.width, height=header.height, coded_pixels=header.coded_pixels)
     return Facts()
 
 

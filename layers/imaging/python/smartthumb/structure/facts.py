@@ -78,9 +78,10 @@ class Facts:
     rle: bool = False
     #: WebP: a lossless (VP8L) image, which decodes at a different cost from a lossy one.
     lossless: bool = False
-    #: TIFF: the pixels its tiles cover. A tile may reach far past the image (a 64x64
-    #: page with one 16384x16384 tile is valid) and libtiff inflates and buffers it whole.
-    tiled_pixels: int = 0
+    #: Pixels the decoder works through where the container's size understates them: a
+    #: TIFF's tiles (a tile may reach far past the page, and libtiff inflates it whole) and
+    #: the largest frame an AVIF's AV1 sequence headers declare (libavif decodes that one).
+    coded_pixels: int = 0
     #: Counts the limits apply to (kept for HARDENING's tables and the tests).
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -90,8 +91,8 @@ class Facts:
 
     @property
     def decoded_pixels(self) -> int:
-        """The pixels the decoder works through: :attr:`pixels`, or more for a tiled TIFF."""
-        return max(self.pixels, self.tiled_pixels)
+        """The pixels the decoder works through: :attr:`pixels`, or more (:attr:`coded_pixels`)."""
+        return max(self.pixels, self.coded_pixels)
 
 
 def too_many(what: str, limit: int) -> SourceTooLarge:

@@ -76,4 +76,4 @@ def _first_ifd(facts: Facts, data: bytes, table: int, count: int, entry_size: in
     tw, tl = tile
     if tw > 0 and tl > 0 and facts.width > 0 and facts.height > 0:
         # Whole tiles are decoded: the image rounded up to them (budgeted as Facts.decoded_pixels).
-        facts.tiled_pixels = -(-facts.width // tw) * tw * (-(-facts.height // tl) * tl)
+        facts.coded_pixels = -(-facts.width // tw) * tw * (-(-facts.height // tl) * tl)
