@@ -209,29 +209,3 @@ def test_memory_settings_come_from_the_environment() -> None:
 def test_rle_limit_is_a_pixel_count() -> None:
     assert MAX_RLE_PIXELS == 4_000_000  # HARDENING.md's table says this figure
     assert structure.scan(floods.rle8_bmp(64, 48), 1).rle
-
-
-@pytest.mark.parametrize(("width", "height"), [(-100, 50), (0, 50), (100, 0), (-(2**31), 2**31 - 1)])
-def test_a_bmp_without_a_positive_width_is_not_an_image(width: int, height: int) -> None:
-    """Only a BMP's height may be negative (top-down rows). A negative width was taken as its
-    absolute value, so -2**31 was a 413 'more than 100000000 pixels' for a file that is not a BMP."""
-    good = bytearray(_bmp_bytes())
-    struct.pack_into("<ii", good, 18, width, height)
-    with pytest.raises(UnsupportedImage):
-        structure.scan(bytes(good), 100)
-    with pytest.raises(UnsupportedImage):
-        render.open_image(bytes(good), Settings())
-
-
-def test_a_top_down_bmp_is_still_read() -> None:
-    data = bytearray(_bmp_bytes())
-    width, height = struct.unpack_from("<ii", data, 18)
-    struct.pack_into("<i", data, 22, -height)
-    facts = structure.scan(bytes(data), 100)
-    assert (facts.width, facts.height) == (width, height)
-
-
-def _bmp_bytes() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (40, 30), (10, 20, 30)).save(buf, "BMP")
-    return buf.getvalue()

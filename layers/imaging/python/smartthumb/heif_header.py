@@ -127,7 +127,10 @@ class _Walk:
             elif kind == b"ipma":
                 self.ipma(body, box_end)
             elif kind == b"iloc":
-                self.iloc(body, box_end)
+                try:
+                    self.iloc(body, box_end)
+                except UnsupportedImage:  # read only to find AV1 headers: the decoder judges the table
+                    self.extents.clear()
             elif kind == b"idat":
                 self.idat = (body, box_end)
             pos = box_end

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 
-from smartthumb.errors import UnsupportedImage
 from smartthumb.structure.facts import MAX_RLE_PIXELS, Facts, too_many
 
 _RLE8, _RLE4 = 1, 2
@@ -27,9 +26,7 @@ def scan(data: bytes) -> Facts:
         w, h, _, bits, compression = struct.unpack_from("<iiHHI", data, 18)
     else:
         return facts
-    if w <= 0 or h == 0:  # only the height may be negative (a top-down bitmap)
-        raise UnsupportedImage("the BMP header gives no positive width and height")
-    facts.width, facts.height, facts.bits = w, abs(h), bits
+    facts.width, facts.height, facts.bits = abs(w), abs(h), bits
     facts.channels = 4 if bits == 32 else 3
     facts.rle = compression in (_RLE8, _RLE4)
     if facts.rle and facts.pixels > MAX_RLE_PIXELS:
